@@ -1,0 +1,2 @@
+//! tidings-handshake (under construction).
+#![no_std]

@@ -1,0 +1,2 @@
+//! tidings-sse (under construction).
+#![no_std]

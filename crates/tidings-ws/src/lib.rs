@@ -1,0 +1,2 @@
+//! tidings-ws (under construction).
+#![no_std]
