@@ -1,2 +1,102 @@
-//! tidings-ws (under construction).
+//! A sans-IO WebSocket (RFC 6455): a frame codec and a connection state machine.
+//!
+//! This crate is the protocol and nothing else. It has no networking code, reads no
+//! clock, spawns nothing and depends on no runtime: bytes go in, events and bytes to
+//! send come out, and time is a value you pass in. That makes it usable from tokio,
+//! smol, a blocking thread, an embedded loop or a fuzzer alike, and testable with both
+//! ends in memory. The opening handshake lives in `tidings-handshake`, the async
+//! bindings in `tidings-io`.
+//!
+//! ```text
+//!   transport bytes ─► Connection::receive ─┐
+//!                                            ▼
+//!                    ┌──────────── frame::FrameHeader::decode (stateless)
+//!                    │  unmask in place, UTF-8 as it arrives, §5 rules, limits
+//!                    ▼
+//!      poll_event() ─► Event::{Text, Binary, Chunk, Ping, Pong, Close}
+//!
+//!   send_text / send_binary / send_fragment / send_ping / close
+//!                    │  header + payload (server: the caller's Bytes, no copy;
+//!                    ▼                    client: one copy-and-mask pass)
+//!   poll_transmit(now) ─► Bytes for the transport      poll_timeout() ─► deadline
+//! ```
+//!
+//! # What it refuses
+//!
+//! Every rule of RFC 6455 §5-§8 that a receiver can check, each failing the connection
+//! with the close code the RFC asks for ([`Error::close_code`]):
+//!
+//! - 1002: reserved bits without an extension, reserved opcodes, fragmented or
+//!   over-long control frames, continuation frames out of order, unmasked frames from a
+//!   client or masked frames from a server, a 64-bit length with its high bit set, a
+//!   one-byte close payload, close codes that may not be sent;
+//! - 1007: text or a close reason that is not UTF-8, detected at the first bad byte as
+//!   it arrives, not at the end of the message;
+//! - 1009: frames over [`Config::max_frame_size`] (as soon as the header says so) and
+//!   messages over [`Config::max_message_size`].
+//!
+//! It never panics on input, and what the peer sends is bounded by the [`Config`]
+//! limits: a header announcing 2^63 bytes costs nothing, and a flood of empty frames
+//! costs constant work each.
+//!
+//! # Example
+//!
+//! Both ends in memory, a message each way, and the closing handshake:
+//!
+//! ```
+//! use core::time::Duration;
+//! use tidings_ws::{CloseCode, Config, Connection, Event, State};
+//!
+//! let mut client = Connection::client_with_mask_source(Config::default(), || [7, 7, 7, 7]);
+//! let mut server = Connection::server(Config::default());
+//! let now = Duration::ZERO;
+//!
+//! client.send_text("ping?")?;
+//! while let Some(bytes) = client.poll_transmit(now) { server.receive(&bytes); }
+//! assert_eq!(server.poll_event()?, Some(Event::Text("ping?".into())));
+//!
+//! server.send_binary(&b"pong!"[..])?;
+//! server.close(CloseCode::NORMAL, "bye")?;
+//! while let Some(bytes) = server.poll_transmit(now) { client.receive(&bytes); }
+//! assert_eq!(client.poll_event()?, Some(Event::Binary("pong!".into())));
+//! assert!(matches!(client.poll_event()?, Some(Event::Close(Some(f))) if f.code == CloseCode::NORMAL));
+//!
+//! // The client echoed the close; the server may now close the transport.
+//! while let Some(bytes) = client.poll_transmit(now) { server.receive(&bytes); }
+//! assert!(matches!(server.poll_event()?, Some(Event::Close(_))));
+//! assert_eq!(server.state(), State::Closed);
+//! assert!(server.should_close_transport());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): OS randomness for client masking keys ([`OsMaskSource`]) and
+//!   runtime CPU detection in `simdutf8`. Without it the crate is `no_std` + `alloc`,
+//!   and a client needs a [`MaskSource`] of your choosing.
 #![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod close;
+mod config;
+mod connection;
+mod error;
+pub mod frame;
+mod key;
+pub mod mask;
+mod utf8;
+
+pub use close::{CloseCode, CloseFrame};
+pub use config::Config;
+pub use connection::{Chunk, Connection, Event, MessageKind, Role, State};
+pub use error::{Error, SendError};
+pub use frame::{FrameHeader, MaskingKey, OpCode, Status};
+#[cfg(feature = "std")]
+pub use key::OsMaskSource;
+pub use key::MaskSource;
+pub use utf8::Utf8Bytes;

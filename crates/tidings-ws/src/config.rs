@@ -1,0 +1,63 @@
+//! Limits, timers and behaviour switches, with defaults chosen for servers facing the
+//! open internet.
+//!
+//! Every size the peer controls has a limit here, so memory per connection is bounded
+//! by configuration, not by what the peer sends.
+
+use core::time::Duration;
+
+/// Connection settings. Start from [`Config::default()`] and change fields.
+///
+/// ```
+/// use core::time::Duration;
+/// let mut config = tidings_ws::Config::default();
+/// config.max_message_size = 1 << 20;
+/// config.keepalive_interval = Some(Duration::from_secs(30));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest frame payload accepted (default 16 MiB). A longer frame fails the
+    /// connection with 1009 as soon as its header arrives, before any payload is
+    /// buffered.
+    pub max_frame_size: usize,
+    /// The largest message accepted, summed over its fragments (default 64 MiB).
+    /// Fails with 1009 at the first frame that goes over. In
+    /// [`receive_chunks`](Self::receive_chunks) mode it still bounds each message.
+    pub max_message_size: usize,
+    /// Outgoing messages longer than this are split into frames of this size
+    /// (default 1 MiB, minimum 1), without copying the payload.
+    pub max_send_frame_size: usize,
+    /// Answer pings with pongs automatically (default `true`). If the peer pings
+    /// faster than the transport drains, only the latest pong is kept, as §5.5.3
+    /// allows.
+    pub auto_pong: bool,
+    /// Deliver data as [`Event::Chunk`](crate::Event::Chunk)s as it arrives instead of
+    /// whole messages (default `false`). Memory then stays at one read buffer whatever
+    /// the message size.
+    pub receive_chunks: bool,
+    /// Send a ping this often (default `None`: no keepalive).
+    pub keepalive_interval: Option<Duration>,
+    /// After a keepalive ping, how long to wait for any frame from the peer before
+    /// failing with [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout)
+    /// (default 20 s).
+    pub pong_timeout: Duration,
+    /// How long to wait for the peer's answer to our close frame, and for a server to
+    /// close the transport after the closing handshake (default 5 s).
+    pub close_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_send_frame_size: 1 << 20,
+            auto_pong: true,
+            receive_chunks: false,
+            keepalive_interval: None,
+            pong_timeout: Duration::from_secs(20),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
