@@ -28,9 +28,9 @@ pub struct Config {
     /// Outgoing messages longer than this are split into frames of this size
     /// (default 1 MiB, minimum 1), without copying the payload.
     pub max_send_frame_size: usize,
-    /// Answer pings with pongs automatically (default `true`). If the peer pings
-    /// faster than the transport drains, only the latest pong is kept, as §5.5.3
-    /// allows.
+    /// Answer pings with pongs automatically (default `true`). Every ping gets its
+    /// pong; if the peer pings faster than the transport drains, at most 32 pongs wait
+    /// and the oldest are dropped, as §5.5.3 allows.
     pub auto_pong: bool,
     /// Deliver data as [`Event::Chunk`](crate::Event::Chunk)s as it arrives instead of
     /// whole messages (default `false`). Memory then stays at one read buffer whatever

@@ -124,6 +124,11 @@ pub struct Chunk {
 /// [`Bytes`] (no copy).
 const INLINE_PAYLOAD: usize = 512;
 
+/// How many pongs may wait for the transport. Every ping is answered (Autobahn's case
+/// 2.10 checks it, though §5.5.3 does not require it), but a peer that pings without
+/// reading cannot grow our output beyond this.
+const MAX_PENDING_PONGS: usize = 32;
+
 /// One end of a WebSocket connection, without I/O.
 ///
 /// # Call protocol
@@ -194,8 +199,9 @@ pub struct Connection {
     out: Outgoing,
     /// The fragmented message being sent, if any.
     sending: Option<OutMessage>,
-    /// The latest ping to answer; older unanswered ones are superseded (§5.5.3).
-    pending_pong: Option<Bytes>,
+    /// Pings to answer, oldest first; at most [`MAX_PENDING_PONGS`], the oldest
+    /// dropped beyond that (§5.5.3 allows answering only the latest).
+    pending_pongs: VecDeque<Bytes>,
     /// A close frame is in the outgoing data stream.
     close_queued: bool,
 
@@ -298,7 +304,11 @@ impl Connection {
         Self::with_parts(Role::Client, config, Some(Box::new(source)))
     }
 
-    fn with_parts(role: Role, mut config: Config, mask_source: Option<Box<dyn MaskSource>>) -> Self {
+    fn with_parts(
+        role: Role,
+        mut config: Config,
+        mask_source: Option<Box<dyn MaskSource>>,
+    ) -> Self {
         config.max_send_frame_size = config.max_send_frame_size.max(1);
         Self {
             role,
@@ -314,7 +324,7 @@ impl Connection {
             pending_error: None,
             out: Outgoing::default(),
             sending: None,
-            pending_pong: None,
+            pending_pongs: VecDeque::new(),
             close_queued: false,
             timers: Timers::default(),
         }
@@ -340,7 +350,12 @@ impl Connection {
     /// Bytes queued for the transport (the browser API's `bufferedAmount`): a caller
     /// applying backpressure stops sending while this is high.
     pub fn buffered_amount(&self) -> usize {
-        self.out.len + self.pending_pong.as_ref().map_or(0, |p| p.len() + MAX_HEADER_LEN)
+        let pongs: usize = self
+            .pending_pongs
+            .iter()
+            .map(|p| p.len() + MAX_HEADER_LEN)
+            .sum();
+        self.out.len + pongs
     }
 
     /// Whether [`poll_transmit`](Self::poll_transmit) has anything to give.
@@ -403,7 +418,8 @@ impl Connection {
             self.state = State::Closed;
             self.input_done = true;
         }
-        if let (Some(due), Some(interval)) = (self.timers.keepalive, self.config.keepalive_interval) {
+        if let (Some(due), Some(interval)) = (self.timers.keepalive, self.config.keepalive_interval)
+        {
             if due <= now && self.state == State::Open {
                 self.queue_control(OpCode::PING, &[]);
                 if self.timers.pong_deadline.is_none() {
@@ -443,7 +459,12 @@ impl Connection {
     ///
     /// Text pieces may split a code point; the message as a whole must be UTF-8, and a
     /// piece that makes it invalid is refused (nothing of it is queued).
-    pub fn send_fragment(&mut self, kind: MessageKind, data: impl Into<Bytes>, fin: bool) -> Result<(), SendError> {
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Bytes>,
+        fin: bool,
+    ) -> Result<(), SendError> {
         self.check_can_send()?;
         let data = data.into();
         let (opcode, mut utf8) = match self.sending.take() {
@@ -456,7 +477,9 @@ impl Connection {
         };
         if kind == MessageKind::Text {
             let before = utf8.clone();
-            let checked = utf8.feed(&data).and_then(|()| if fin { utf8.finish() } else { Ok(()) });
+            let checked = utf8
+                .feed(&data)
+                .and_then(|()| if fin { utf8.finish() } else { Ok(()) });
             if checked.is_err() {
                 // Refuse the piece and keep the message where it was.
                 if opcode == OpCode::CONTINUATION {
@@ -508,7 +531,11 @@ impl Connection {
     }
 
     fn check_can_send(&self) -> Result<(), SendError> {
-        if self.state == State::Open { Ok(()) } else { Err(SendError::Closing) }
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(SendError::Closing)
+        }
     }
 
     // --- outputs ------------------------------------------------------------------
@@ -533,12 +560,18 @@ impl Connection {
                         self.read.advance(len);
                         // Any frame proves the peer alive.
                         self.timers.pong_deadline = None;
-                        let frame = InFrame { header, taken: 0, checked: 0 };
+                        let frame = InFrame {
+                            header,
+                            taken: 0,
+                            checked: 0,
+                        };
                         self.frame = Some(frame);
                         frame
                     }
                     Ok(Status::Partial) => return self.starved(),
-                    Err(HeaderError::LengthHighBitSet) => return Err(self.fail(Error::LengthHighBitSet)),
+                    Err(HeaderError::LengthHighBitSet) => {
+                        return Err(self.fail(Error::LengthHighBitSet));
+                    }
                 },
             };
             let step = if frame.header.opcode.is_control() {
@@ -564,11 +597,16 @@ impl Connection {
         self.arm_timers(now);
         let out = &mut self.out;
         if !out.mid_frame {
-            if let Some(payload) = self.pending_pong.take() {
-                // Materialised only now, so a burst of pings is answered once.
-                encode_control(&mut out.control, &mut self.mask_source, OpCode::PONG, &payload);
-                out.len += out.control.len();
+            let before = out.control.len();
+            for payload in self.pending_pongs.drain(..) {
+                encode_control(
+                    &mut out.control,
+                    &mut self.mask_source,
+                    OpCode::PONG,
+                    &payload,
+                );
             }
+            out.len += out.control.len() - before;
             if !out.control.is_empty() {
                 let chunk = out.control.split().freeze();
                 out.len -= chunk.len();
@@ -608,8 +646,15 @@ impl Connection {
     /// called, on the caller's clock.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let t = &self.timers;
-        let keepalive = if self.state == State::Open { t.keepalive } else { None };
-        [keepalive, t.pong_deadline, t.close].into_iter().flatten().min()
+        let keepalive = if self.state == State::Open {
+            t.keepalive
+        } else {
+            None
+        };
+        [keepalive, t.pong_deadline, t.close]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Frees the receive and send buffers if they are empty, so an idle connection
@@ -652,10 +697,15 @@ impl Connection {
             return Ok(());
         }
         if h.payload_len > self.config.max_frame_size as u64 {
-            return Err(Error::FrameTooBig { len: h.payload_len, limit: self.config.max_frame_size });
+            return Err(Error::FrameTooBig {
+                len: h.payload_len,
+                limit: self.config.max_frame_size,
+            });
         }
         let kind = match h.opcode {
-            OpCode::CONTINUATION if self.message.kind.is_none() => return Err(Error::UnexpectedContinuation),
+            OpCode::CONTINUATION if self.message.kind.is_none() => {
+                return Err(Error::UnexpectedContinuation);
+            }
             OpCode::CONTINUATION => None,
             _ if self.message.kind.is_some() => return Err(Error::ExpectedContinuation),
             OpCode::TEXT => Some(MessageKind::Text),
@@ -668,7 +718,10 @@ impl Connection {
         }
         self.message.len += h.payload_len;
         if self.message.len > self.config.max_message_size as u64 {
-            return Err(Error::MessageTooBig { len: self.message.len, limit: self.config.max_message_size });
+            return Err(Error::MessageTooBig {
+                len: self.message.len,
+                limit: self.config.max_message_size,
+            });
         }
         Ok(())
     }
@@ -687,7 +740,10 @@ impl Connection {
         Ok(Step::Event(match frame.header.opcode {
             OpCode::PING => {
                 if self.config.auto_pong && self.state == State::Open {
-                    self.pending_pong = Some(payload.clone());
+                    if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                        self.pending_pongs.pop_front();
+                    }
+                    self.pending_pongs.push_back(payload.clone());
                 }
                 Event::Ping(payload)
             }
@@ -707,7 +763,8 @@ impl Connection {
                 if !code.is_sendable() {
                     return Err(Error::InvalidCloseCode(code.0));
                 }
-                let reason = Utf8Bytes::try_from_bytes(payload.slice(2..)).map_err(|_| Error::InvalidUtf8)?;
+                let reason = Utf8Bytes::try_from_bytes(payload.slice(2..))
+                    .map_err(|_| Error::InvalidUtf8)?;
                 Some(CloseFrame { code, reason })
             }
         };
@@ -722,7 +779,7 @@ impl Connection {
             self.timers.close_pending = self.role == Role::Client;
         }
         self.state = State::Closed;
-        self.pending_pong = None;
+        self.pending_pongs.clear();
         Ok(Event::Close(frame))
     }
 
@@ -736,10 +793,17 @@ impl Connection {
         if available > frame.checked {
             let fresh = &mut self.read[frame.checked..available];
             if let Some(key) = h.mask {
-                apply_mask(fresh, key, (frame.taken as usize).wrapping_add(frame.checked));
+                apply_mask(
+                    fresh,
+                    key,
+                    (frame.taken as usize).wrapping_add(frame.checked),
+                );
             }
             if kind == MessageKind::Text {
-                self.message.utf8.feed(fresh).map_err(|_| Error::InvalidUtf8)?;
+                self.message
+                    .utf8
+                    .feed(fresh)
+                    .map_err(|_| Error::InvalidUtf8)?;
             }
             frame.checked = available;
         }
@@ -752,7 +816,11 @@ impl Connection {
         if self.config.receive_chunks {
             if available == 0 && !last {
                 self.frame = if complete { None } else { Some(frame) };
-                return Ok(if complete { Step::Continue } else { Step::Starved });
+                return Ok(if complete {
+                    Step::Continue
+                } else {
+                    Step::Starved
+                });
             }
             let data = self.read.split_to(available).freeze();
             frame.taken += available as u64;
@@ -763,7 +831,12 @@ impl Connection {
             if last {
                 self.message.kind = None;
             }
-            return Ok(Step::Event(Event::Chunk(Chunk { kind, data, first, last })));
+            return Ok(Step::Event(Event::Chunk(Chunk {
+                kind,
+                data,
+                first,
+                last,
+            })));
         }
 
         if !complete {
@@ -810,7 +883,7 @@ impl Connection {
         self.input_done = true;
         self.failed = true;
         self.state = State::Closed;
-        self.pending_pong = None;
+        self.pending_pongs.clear();
         error
     }
 
@@ -818,7 +891,7 @@ impl Connection {
     /// bytes: nobody will read them.
     fn fail_silently(&mut self, error: Error) {
         self.out = Outgoing::default();
-        self.pending_pong = None;
+        self.pending_pongs.clear();
         self.input_done = true;
         self.failed = true;
         self.state = State::Closed;
@@ -846,7 +919,11 @@ impl Connection {
         let mut opcode = opcode;
         let mut rest = payload;
         loop {
-            let piece = if rest.len() > max { rest.split_to(max) } else { core::mem::take(&mut rest) };
+            let piece = if rest.len() > max {
+                rest.split_to(max)
+            } else {
+                core::mem::take(&mut rest)
+            };
             let last = rest.is_empty();
             self.queue_data_frame(fin && last, opcode, piece);
             if last {
@@ -858,7 +935,13 @@ impl Connection {
 
     fn queue_data_frame(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
         let mask = self.mask_source.as_mut().map(|s| s.next_key());
-        let header = FrameHeader { fin, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode_array(&mut head);
         let out = &mut self.out;
@@ -876,7 +959,12 @@ impl Connection {
 
     fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
         let before = self.out.control.len();
-        encode_control(&mut self.out.control, &mut self.mask_source, opcode, payload);
+        encode_control(
+            &mut self.out.control,
+            &mut self.mask_source,
+            opcode,
+            payload,
+        );
         self.out.len += self.out.control.len() - before;
     }
 
@@ -904,7 +992,13 @@ fn encode_control(
     payload: &[u8],
 ) {
     let mask = mask_source.as_mut().map(|s| s.next_key());
-    let header = FrameHeader { fin: true, rsv: 0, opcode, mask, payload_len: payload.len() as u64 };
+    let header = FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
     header.encode(buf);
     match mask {
         Some(key) => extend_masked(buf, payload, key, 0),

@@ -265,7 +265,13 @@ mod tests {
     use super::*;
 
     fn header(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, len: u64) -> FrameHeader {
-        FrameHeader { fin, rsv: 0, opcode, mask: mask.map(MaskingKey), payload_len: len }
+        FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: mask.map(MaskingKey),
+            payload_len: len,
+        }
     }
 
     /// RFC 6455 §5.7 headers, plus the length-form boundaries, checked both ways.
@@ -273,29 +279,61 @@ mod tests {
     fn vectors_both_ways() {
         let key = Some([0x37, 0xfa, 0x21, 0x3d]);
         let cases: &[(&str, &[u8], FrameHeader)] = &[
-            ("5.7 unmasked Hello", &[0x81, 0x05], header(true, OpCode::TEXT, None, 5)),
+            (
+                "5.7 unmasked Hello",
+                &[0x81, 0x05],
+                header(true, OpCode::TEXT, None, 5),
+            ),
             (
                 "5.7 masked Hello",
                 &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d],
                 header(true, OpCode::TEXT, key, 5),
             ),
-            ("5.7 fragment 1", &[0x01, 0x03], header(false, OpCode::TEXT, None, 3)),
-            ("5.7 fragment 2", &[0x80, 0x02], header(true, OpCode::CONTINUATION, None, 2)),
-            ("5.7 unmasked ping", &[0x89, 0x05], header(true, OpCode::PING, None, 5)),
+            (
+                "5.7 fragment 1",
+                &[0x01, 0x03],
+                header(false, OpCode::TEXT, None, 3),
+            ),
+            (
+                "5.7 fragment 2",
+                &[0x80, 0x02],
+                header(true, OpCode::CONTINUATION, None, 2),
+            ),
+            (
+                "5.7 unmasked ping",
+                &[0x89, 0x05],
+                header(true, OpCode::PING, None, 5),
+            ),
             (
                 "5.7 masked pong",
                 &[0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d],
                 header(true, OpCode::PONG, key, 5),
             ),
-            ("5.7 256 bytes", &[0x82, 0x7E, 0x01, 0x00], header(true, OpCode::BINARY, None, 256)),
+            (
+                "5.7 256 bytes",
+                &[0x82, 0x7E, 0x01, 0x00],
+                header(true, OpCode::BINARY, None, 256),
+            ),
             (
                 "5.7 64 KiB",
                 &[0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00],
                 header(true, OpCode::BINARY, None, 65536),
             ),
-            ("7-bit max", &[0x82, 125], header(true, OpCode::BINARY, None, 125)),
-            ("16-bit min", &[0x82, 126, 0, 126], header(true, OpCode::BINARY, None, 126)),
-            ("16-bit max", &[0x82, 126, 0xFF, 0xFF], header(true, OpCode::BINARY, None, 0xFFFF)),
+            (
+                "7-bit max",
+                &[0x82, 125],
+                header(true, OpCode::BINARY, None, 125),
+            ),
+            (
+                "16-bit min",
+                &[0x82, 126, 0, 126],
+                header(true, OpCode::BINARY, None, 126),
+            ),
+            (
+                "16-bit max",
+                &[0x82, 126, 0xFF, 0xFF],
+                header(true, OpCode::BINARY, None, 0xFFFF),
+            ),
             (
                 "63-bit max",
                 &[0x82, 127, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
@@ -313,7 +351,11 @@ mod tests {
             assert_eq!(&out[..], *bytes, "encode {name}");
             assert_eq!(value.encoded_len(), bytes.len(), "encoded_len {name}");
             for cut in 0..bytes.len() {
-                assert_eq!(FrameHeader::decode(&bytes[..cut]), Ok(Status::Partial), "{name} @{cut}");
+                assert_eq!(
+                    FrameHeader::decode(&bytes[..cut]),
+                    Ok(Status::Partial),
+                    "{name} @{cut}"
+                );
             }
         }
     }
@@ -321,7 +363,10 @@ mod tests {
     #[test]
     fn length_high_bit_is_an_error() {
         let bytes = [0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(FrameHeader::decode(&bytes), Err(HeaderError::LengthHighBitSet));
+        assert_eq!(
+            FrameHeader::decode(&bytes),
+            Err(HeaderError::LengthHighBitSet)
+        );
     }
 
     #[test]
@@ -332,7 +377,12 @@ mod tests {
         assert_eq!((h.fin, h.rsv, h.opcode.bits()), (false, 0b111, 3));
         assert!(h.opcode.is_reserved() && !h.opcode.is_control());
         assert!(OpCode::from_bits(0xB).is_reserved() && OpCode::from_bits(0xB).is_control());
-        for op in [OpCode::CONTINUATION, OpCode::TEXT, OpCode::BINARY, OpCode::CLOSE] {
+        for op in [
+            OpCode::CONTINUATION,
+            OpCode::TEXT,
+            OpCode::BINARY,
+            OpCode::CLOSE,
+        ] {
             assert!(!op.is_reserved());
         }
     }

@@ -41,7 +41,10 @@ pub struct OsMaskSource {
 impl OsMaskSource {
     /// A source that asks the OS for randomness on first use.
     pub fn new() -> Self {
-        Self { buf: [0; 256], pos: 256 }
+        Self {
+            buf: [0; 256],
+            pos: 256,
+        }
     }
 
     fn refill(&mut self) {
@@ -74,7 +77,12 @@ impl MaskSource for OsMaskSource {
         if self.pos + 4 > self.buf.len() {
             self.refill();
         }
-        let key = [self.buf[self.pos], self.buf[self.pos + 1], self.buf[self.pos + 2], self.buf[self.pos + 3]];
+        let key = [
+            self.buf[self.pos],
+            self.buf[self.pos + 1],
+            self.buf[self.pos + 2],
+            self.buf[self.pos + 3],
+        ];
         self.pos += 4;
         MaskingKey(key)
     }

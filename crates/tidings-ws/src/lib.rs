@@ -96,7 +96,12 @@ pub use config::Config;
 pub use connection::{Chunk, Connection, Event, MessageKind, Role, State};
 pub use error::{Error, SendError};
 pub use frame::{FrameHeader, MaskingKey, OpCode, Status};
+pub use key::MaskSource;
 #[cfg(feature = "std")]
 pub use key::OsMaskSource;
-pub use key::MaskSource;
 pub use utf8::Utf8Bytes;
+
+/// The workspace README's Rust snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -20,7 +20,9 @@ pub fn apply_mask(buf: &mut [u8], key: MaskingKey, offset: usize) {
     let key = rotate(key.0, offset);
     // Each 8-byte lane starts at a multiple of 4 from the (rotated) key start, so the
     // same 8-byte pattern applies to every lane.
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
     let mut chunks = buf.chunks_exact_mut(32);
     for chunk in &mut chunks {
         for lane in chunk.chunks_exact_mut(8) {
@@ -33,9 +35,9 @@ pub fn apply_mask(buf: &mut [u8], key: MaskingKey, offset: usize) {
     let rest = chunks.into_remainder();
     let mut lanes = rest.chunks_exact_mut(8);
     for lane in &mut lanes {
-        let word =
-            u64::from_ne_bytes([lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7]])
-                ^ wide;
+        let word = u64::from_ne_bytes([
+            lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7],
+        ]) ^ wide;
         lane.copy_from_slice(&word.to_ne_bytes());
     }
     for (i, b) in lanes.into_remainder().iter_mut().enumerate() {

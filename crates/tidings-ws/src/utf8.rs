@@ -199,8 +199,8 @@ mod tests {
             "a€𝄞b".as_bytes(),
             b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited", // surrogate
             b"\xf4\x90\x80\x80",                                               // > U+10FFFF
-            b"\xc0\xaf",                                                        // overlong
-            b"ab\xe2\x82",                                                      // truncated
+            b"\xc0\xaf",                                                       // overlong
+            b"ab\xe2\x82",                                                     // truncated
             b"\xff",
             b"",
         ];

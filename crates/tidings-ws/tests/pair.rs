@@ -1,0 +1,304 @@
+//! A client and a server `Connection` wired together in memory, with virtual time.
+
+mod common;
+
+use bytes::Bytes;
+use common::{Pair, events, transmit};
+use core::time::Duration;
+use tidings_ws::{Chunk, CloseCode, Config, Error, Event, MessageKind, SendError, State};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn close_code(ev: Option<&Event>) -> Option<u16> {
+    match ev {
+        Some(Event::Close(Some(f))) => Some(f.code.0),
+        _ => None,
+    }
+}
+
+/// §7.1.1: the client starts the closing handshake; the server answers and closes the
+/// transport first; the client waits for that (or for its close timeout).
+#[test]
+fn client_initiated_close() {
+    let mut p = Pair::new(Config::default());
+    p.client.close(CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(p.client.state(), State::Closing);
+    p.drive();
+    assert_eq!(close_code(p.server_events.last()), Some(1000));
+    assert_eq!(
+        close_code(p.client_events.last()),
+        Some(1000),
+        "echoed code"
+    );
+    assert_eq!(
+        (p.client.state(), p.server.state()),
+        (State::Closed, State::Closed)
+    );
+    assert!(p.server.should_close_transport(), "server closes TCP first");
+    assert!(
+        !p.client.should_close_transport(),
+        "client waits for the server"
+    );
+    p.client.handle_eof();
+    assert!(
+        p.client.should_close_transport(),
+        "server closed: client closes too"
+    );
+    assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+}
+
+#[test]
+fn server_initiated_close_and_client_wait_timeout() {
+    let mut p = Pair::new(Config::default());
+    p.server.close(CloseCode::GOING_AWAY, "restart").unwrap();
+    p.drive();
+    match p.client_events.last() {
+        Some(Event::Close(Some(f))) => assert_eq!(
+            (f.code, f.reason.as_str()),
+            (CloseCode::GOING_AWAY, "restart")
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(close_code(p.server_events.last()), Some(1001));
+    assert!(p.server.should_close_transport());
+    // The server never closes TCP: the client gives up after close_timeout (5 s).
+    assert!(!p.client.should_close_transport());
+    p.advance_to(secs(4));
+    assert!(!p.client.should_close_transport());
+    p.advance_to(secs(5));
+    assert!(p.client.should_close_transport());
+}
+
+/// The peer never answers our close: after close_timeout we close anyway.
+#[test]
+fn close_timeout() {
+    let mut p = Pair::new(Config::default());
+    p.server.close(CloseCode::NORMAL, "").unwrap();
+    let _ = transmit(&mut p.server, Duration::ZERO); // lost on the way
+    assert_eq!(p.server.poll_timeout(), Some(secs(5)));
+    p.server.handle_timeout(secs(5));
+    assert_eq!(p.server.state(), State::Closed);
+    assert!(p.server.should_close_transport());
+}
+
+/// §5.4: "Control frames MAY be injected in the middle of a fragmented message."
+#[test]
+fn ping_inside_fragmented_message() {
+    let mut p = Pair::new(Config::default());
+    p.client
+        .send_fragment(MessageKind::Text, &b"Hel"[..], false)
+        .unwrap();
+    p.client.send_ping(&b"are you there"[..]).unwrap();
+    p.client
+        .send_fragment(MessageKind::Text, &b"lo"[..], true)
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.server_events,
+        vec![
+            Event::Ping(Bytes::from_static(b"are you there")),
+            Event::Text("Hello".into())
+        ]
+    );
+    assert_eq!(
+        p.client_events,
+        vec![Event::Pong(Bytes::from_static(b"are you there"))],
+        "auto-pong"
+    );
+}
+
+#[test]
+fn keepalive_healthy_and_timeout() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(secs(10));
+    config.pong_timeout = secs(5);
+
+    // Healthy: pings every 10 s, answered, for a virtual minute.
+    let mut p = Pair::new(config.clone());
+    p.drive();
+    while p.now < secs(60) {
+        assert!(p.step_timers());
+    }
+    let pings = p
+        .client_events
+        .iter()
+        .filter(|e| matches!(e, Event::Ping(_)))
+        .count();
+    let pongs = p
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, Event::Pong(_)))
+        .count();
+    assert!(pings >= 5 && pongs >= 5, "pings {pings} pongs {pongs}");
+    assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+    assert_eq!(p.server.state(), State::Open);
+
+    // The client goes silent: the server pings at 10 s and gives up at 15 s.
+    let mut p = Pair::new(config);
+    let server = &mut p.server;
+    let _ = transmit(server, Duration::ZERO);
+    assert_eq!(server.poll_timeout(), Some(secs(10)));
+    server.handle_timeout(secs(10));
+    assert!(!transmit(server, secs(10)).is_empty(), "a ping was sent");
+    assert_eq!(server.poll_timeout(), Some(secs(15)));
+    server.handle_timeout(secs(14));
+    assert_eq!(server.poll_event(), Ok(None));
+    server.handle_timeout(secs(15));
+    assert_eq!(server.poll_event(), Err(Error::KeepaliveTimeout));
+    assert_eq!(server.state(), State::Closed);
+    assert!(server.should_close_transport());
+}
+
+#[test]
+fn automatic_fragmentation() {
+    let mut config = Config::default();
+    config.max_send_frame_size = 1000;
+    let mut p = Pair::new(config);
+    let text: String = "é".repeat(1250); // 2500 bytes: frames split code points
+    p.client.send_text(text.clone()).unwrap();
+    let payload: Bytes = vec![7u8; 2500].into();
+    p.server.send_binary(payload.clone()).unwrap();
+    p.drive();
+    assert_eq!(p.server_events, vec![Event::Text(text.into())]);
+    assert_eq!(p.client_events, vec![Event::Binary(payload)]);
+}
+
+#[test]
+fn chunk_mode_delivers_as_it_arrives() {
+    let mut config = Config::default();
+    config.receive_chunks = true;
+    let mut p = Pair::new(config);
+    let text = "ω".repeat(3000);
+    p.client
+        .send_fragment(MessageKind::Text, text[..2000].to_owned(), false)
+        .unwrap();
+    p.client
+        .send_fragment(MessageKind::Text, text[2000..].to_owned(), true)
+        .unwrap();
+    // Deliver the client's bytes in 700-byte pieces.
+    let wire = transmit(&mut p.client, Duration::ZERO);
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for piece in wire.chunks(700) {
+        p.server.receive(piece);
+        let (ev, err) = events(&mut p.server);
+        assert_eq!(err, None);
+        chunks.extend(ev.into_iter().map(|e| match e {
+            Event::Chunk(c) => c,
+            other => panic!("{other:?}"),
+        }));
+    }
+    assert!(chunks.len() >= 9, "{} chunks", chunks.len());
+    assert!(chunks[0].first && chunks.iter().skip(1).all(|c| !c.first));
+    assert!(chunks.last().unwrap().last && chunks.iter().rev().skip(1).all(|c| !c.last));
+    assert!(chunks.iter().all(|c| c.kind == MessageKind::Text));
+    let joined: Vec<u8> = chunks.iter().flat_map(|c| c.data.to_vec()).collect();
+    assert_eq!(joined, text.as_bytes());
+}
+
+/// A pong overtakes a large queued message at the next frame boundary; the close frame
+/// never overtakes, and nothing follows it.
+#[test]
+fn control_frames_overtake_data_but_close_does_not() {
+    let mut config = Config::default();
+    config.max_send_frame_size = 4096;
+    let mut p = Pair::new(config);
+    let now = Duration::ZERO;
+    p.server.send_binary(vec![1u8; 8192]).unwrap(); // two frames: [head, payload] x 2
+    let first = p.server.poll_transmit(now).unwrap();
+    assert_eq!(first.len(), 4, "header of frame 1");
+    p.server.send_ping(&b"p"[..]).unwrap();
+    p.server.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(p.server.send_binary(&b"late"[..]), Err(SendError::Closing));
+    let rest: Vec<Bytes> = std::iter::from_fn(|| p.server.poll_transmit(now)).collect();
+    assert_eq!(
+        rest[0].len(),
+        4096,
+        "payload of frame 1 first: no frame is split"
+    );
+    assert_eq!(&rest[1][..], &[0x89, 0x01, b'p'], "then the ping");
+    assert_eq!(rest.last().unwrap()[..2], [0x88, 0x02], "close is last");
+    let mut wire = first.to_vec();
+    rest.iter().for_each(|c| wire.extend_from_slice(c));
+    p.client.receive(&wire);
+    let (ev, err) = events(&mut p.client);
+    assert_eq!(err, None);
+    assert_eq!(ev.len(), 3);
+    assert!(
+        matches!(&ev[0], Event::Ping(_)) && matches!(&ev[1], Event::Binary(b) if b.len() == 8192)
+    );
+}
+
+/// Every ping is answered (Autobahn 2.10), but a burst larger than the transport drains
+/// keeps only the latest 32 pongs, in order.
+#[test]
+fn ping_bursts_are_answered_and_bounded() {
+    let mut p = Pair::new(Config::default());
+    for i in 0..10u8 {
+        p.client.send_ping(vec![i]).unwrap();
+    }
+    p.drive();
+    let pongs: Vec<Event> = (0..10u8)
+        .map(|i| Event::Pong(Bytes::from(vec![i])))
+        .collect();
+    assert_eq!(p.client_events, pongs);
+
+    let mut p = Pair::new(Config::default());
+    for i in 0..50u8 {
+        p.client.send_ping(vec![i]).unwrap();
+    }
+    let wire = transmit(&mut p.client, Duration::ZERO);
+    p.server.receive(&wire);
+    let (pings, err) = events(&mut p.server);
+    assert_eq!((pings.len(), err), (50, None));
+    assert_eq!(p.server.buffered_amount(), 32 * (1 + 14));
+    p.drive();
+    let pongs: Vec<Event> = (18..50u8)
+        .map(|i| Event::Pong(Bytes::from(vec![i])))
+        .collect();
+    assert_eq!(p.client_events, pongs);
+}
+
+#[test]
+fn fragment_send_misuse() {
+    let mut p = Pair::new(Config::default());
+    let c = &mut p.client;
+    c.send_fragment(MessageKind::Text, &b"ab\xe2"[..], false)
+        .unwrap();
+    assert_eq!(c.send_binary(&b"x"[..]), Err(SendError::MessageInProgress));
+    assert_eq!(
+        c.send_fragment(MessageKind::Binary, &b"x"[..], true),
+        Err(SendError::KindMismatch)
+    );
+    assert_eq!(
+        c.send_fragment(MessageKind::Text, &b"\xff"[..], true),
+        Err(SendError::InvalidUtf8)
+    );
+    // The refused pieces changed nothing: the message can still be finished.
+    c.send_fragment(MessageKind::Text, &b"\x82\xac"[..], true)
+        .unwrap();
+    assert_eq!(c.send_ping(vec![0u8; 126]), Err(SendError::ControlTooLong));
+    assert_eq!(
+        c.close(CloseCode::ABNORMAL, ""),
+        Err(SendError::InvalidCloseCode(1006))
+    );
+    assert_eq!(
+        c.close(CloseCode::NORMAL, &"x".repeat(124)),
+        Err(SendError::ReasonTooLong)
+    );
+    p.drive();
+    assert_eq!(p.server_events, vec![Event::Text("ab€".into())]);
+}
+
+/// After the peer's close, incoming bytes are ignored and sends are refused.
+#[test]
+fn nothing_after_close() {
+    let mut p = Pair::new(Config::default());
+    p.client.close(CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    assert_eq!(p.server.send_text("late"), Err(SendError::Closing));
+    assert_eq!(p.client.send_text("late"), Err(SendError::Closing));
+    p.server.receive(&[0x81, 0x81, 0, 0, 0, 0, b'x']);
+    assert_eq!(p.server.poll_event(), Ok(None));
+}

@@ -1,0 +1,196 @@
+//! Properties: any split of the input gives the same events, and whatever one end
+//! sends, the other receives, for arbitrary messages, fragmentations and masks.
+
+mod common;
+
+use common::{events, transmit};
+use core::time::Duration;
+use proptest::prelude::*;
+use tidings_ws::{Config, Connection, Error, Event, MessageKind};
+
+#[derive(Debug, Clone)]
+enum Msg {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    /// A message sent with `send_fragment`, cut at these byte lengths.
+    Fragmented(MessageKind, Vec<u8>, Vec<usize>),
+}
+
+fn msg() -> impl Strategy<Value = Msg> {
+    prop_oneof![
+        ".{0,40}".prop_map(Msg::Text),
+        prop::collection::vec(any::<u8>(), 0..300).prop_map(Msg::Binary),
+        prop::collection::vec(any::<u8>(), 0..125).prop_map(Msg::Ping),
+        (
+            prop::collection::vec(any::<u8>(), 0..200),
+            prop::collection::vec(0usize..60, 0..5)
+        )
+            .prop_map(|(b, cuts)| Msg::Fragmented(MessageKind::Binary, b, cuts)),
+        (".{0,60}", prop::collection::vec(0usize..30, 0..5)).prop_map(|(s, cuts)| Msg::Fragmented(
+            MessageKind::Text,
+            s.into_bytes(),
+            cuts
+        )),
+    ]
+}
+
+/// Sends `msgs` from `sender`, draining its output after each one (control frames
+/// overtake queued data, which `pair.rs` pins; here the wire order is the send order).
+/// Returns the events the receiver should see and the bytes on the wire.
+fn send_all(sender: &mut Connection, msgs: &[Msg]) -> (Vec<Event>, Vec<u8>) {
+    let mut expect = Vec::new();
+    let mut wire = Vec::new();
+    for m in msgs {
+        match m {
+            Msg::Text(s) => {
+                sender.send_text(s.clone()).unwrap();
+                expect.push(Event::Text(s.as_str().into()));
+            }
+            Msg::Binary(b) => {
+                sender.send_binary(b.clone()).unwrap();
+                expect.push(Event::Binary(b.clone().into()));
+            }
+            Msg::Ping(b) => {
+                sender.send_ping(b.clone()).unwrap();
+                expect.push(Event::Ping(b.clone().into()));
+            }
+            Msg::Fragmented(kind, bytes, cuts) => {
+                let mut rest = &bytes[..];
+                for &cut in cuts {
+                    let (piece, tail) = rest.split_at(cut.min(rest.len()));
+                    sender.send_fragment(*kind, piece.to_vec(), false).unwrap();
+                    rest = tail;
+                }
+                sender.send_fragment(*kind, rest.to_vec(), true).unwrap();
+                expect.push(match kind {
+                    MessageKind::Text => {
+                        Event::Text(String::from_utf8(bytes.clone()).unwrap().into())
+                    }
+                    MessageKind::Binary => Event::Binary(bytes.clone().into()),
+                });
+            }
+        }
+        wire.extend(transmit(sender, Duration::ZERO));
+    }
+    (expect, wire)
+}
+
+/// Feeds `wire` cut at `cuts` (sorted offsets) and collects every event and error.
+fn feed_split(mut conn: Connection, wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Option<Error>) {
+    let mut all = Vec::new();
+    let mut at = 0;
+    for &cut in cuts.iter().chain(core::iter::once(&wire.len())) {
+        let cut = cut.clamp(at, wire.len());
+        conn.receive(&wire[at..cut]);
+        at = cut;
+        let (ev, err) = events(&mut conn);
+        all.extend(ev);
+        if err.is_some() {
+            return (all, err);
+        }
+    }
+    (all, None)
+}
+
+fn split_points(max: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0..max.max(1), 0..20).prop_map(|mut v| {
+        v.sort_unstable();
+        v
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Client to server with arbitrary masks, frame sizes and splits: the server sees
+    /// exactly what was sent, however the bytes were cut.
+    #[test]
+    fn client_to_server_round_trip(
+        msgs in prop::collection::vec(msg(), 0..12),
+        key in any::<[u8; 4]>(),
+        frame_size in 1usize..400,
+        cuts in split_points(4000),
+    ) {
+        let mut config = Config::default();
+        config.max_send_frame_size = frame_size;
+        let mut client = Connection::client_with_mask_source(config, move || key);
+        let (expect, wire) = send_all(&mut client, &msgs);
+        let whole = feed_split(Connection::server(Config::default()), &wire, &[]);
+        prop_assert_eq!(&whole, &(expect, None));
+        let split = feed_split(Connection::server(Config::default()), &wire, &cuts);
+        prop_assert_eq!(split, whole);
+    }
+
+    /// Server to client, the same.
+    #[test]
+    fn server_to_client_round_trip(
+        msgs in prop::collection::vec(msg(), 0..12),
+        frame_size in 1usize..400,
+        cuts in split_points(4000),
+    ) {
+        let mut config = Config::default();
+        config.max_send_frame_size = frame_size;
+        let mut server = Connection::server(config);
+        let (expect, wire) = send_all(&mut server, &msgs);
+        let client = || Connection::client_with_mask_source(Config::default(), || [0; 4]);
+        prop_assert_eq!(feed_split(client(), &wire, &cuts), (expect, None));
+    }
+
+    /// Arbitrary (mostly invalid) bytes: never a panic, and the same events and error
+    /// whether they arrive whole or in pieces.
+    #[test]
+    fn arbitrary_input_is_split_invariant(
+        wire in prop::collection::vec(any::<u8>(), 0..600),
+        cuts in split_points(600),
+        server_role in any::<bool>(),
+        small_limits in any::<bool>(),
+    ) {
+        let mut config = Config::default();
+        if small_limits {
+            config.max_frame_size = 64;
+            config.max_message_size = 100;
+        }
+        let make = || if server_role {
+            Connection::server(config.clone())
+        } else {
+            Connection::client_with_mask_source(config.clone(), || [1, 2, 3, 4])
+        };
+        let whole = feed_split(make(), &wire, &[]);
+        prop_assert_eq!(feed_split(make(), &wire, &cuts), whole);
+    }
+
+    /// In chunk mode, the chunks of each message concatenate to the message.
+    #[test]
+    fn chunks_concatenate_to_messages(
+        msgs in prop::collection::vec(msg(), 0..8),
+        cuts in split_points(3000),
+    ) {
+        let mut client = Connection::client_with_mask_source(Config::default(), || [9, 8, 7, 6]);
+        let (expect, wire) = send_all(&mut client, &msgs);
+        let mut config = Config::default();
+        config.receive_chunks = true;
+        let (got, err) = feed_split(Connection::server(config), &wire, &cuts);
+        prop_assert_eq!(err, None);
+        let mut rebuilt = Vec::new();
+        let mut current: Option<(MessageKind, Vec<u8>)> = None;
+        for ev in got {
+            match ev {
+                Event::Chunk(c) => {
+                    prop_assert_eq!(c.first, current.is_none());
+                    let (_, buf) = current.get_or_insert((c.kind, Vec::new()));
+                    buf.extend_from_slice(&c.data);
+                    if c.last {
+                        let (kind, buf) = current.take().unwrap();
+                        rebuilt.push(match kind {
+                            MessageKind::Text => Event::Text(String::from_utf8(buf).unwrap().into()),
+                            MessageKind::Binary => Event::Binary(buf.into()),
+                        });
+                    }
+                }
+                other => rebuilt.push(other),
+            }
+        }
+        prop_assert_eq!(rebuilt, expect);
+    }
+}

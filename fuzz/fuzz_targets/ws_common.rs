@@ -1,0 +1,65 @@
+//! Shared by the connection targets: feed arbitrary bytes in arbitrary chunks and check
+//! the result against a one-chunk feed of the same bytes.
+
+use core::time::Duration;
+use tidings_ws::{Config, Connection, Error, Event, Role};
+
+fn make(role: Role, config: &Config) -> Connection {
+    match role {
+        Role::Server => Connection::server(config.clone()),
+        Role::Client => Connection::client_with_mask_source(config.clone(), || [0xA5, 0x5A, 0x0F, 0xF0]),
+    }
+}
+
+fn feed(mut conn: Connection, data: &[u8], sizes: &[u8]) -> (Vec<Event>, Option<Error>, Connection) {
+    let mut events = Vec::new();
+    let mut at = 0;
+    let mut i = 0;
+    while at < data.len() {
+        let n = if sizes.is_empty() { data.len() } else { usize::from(sizes[i % sizes.len()]) + 1 };
+        i += 1;
+        let end = (at + n).min(data.len());
+        conn.receive(&data[at..end]);
+        at = end;
+        loop {
+            match conn.poll_event() {
+                Ok(Some(ev)) => events.push(ev),
+                Ok(None) => break,
+                Err(e) => return (events, Some(e), conn),
+            }
+        }
+        // Exercise the output side and the timers as a driver would.
+        while conn.poll_transmit(Duration::from_millis(i as u64)).is_some() {}
+        conn.handle_timeout(Duration::from_millis(i as u64));
+    }
+    (events, None, conn)
+}
+
+/// `input`: byte 0 picks settings, byte 1 the number of chunk sizes that follow, then
+/// the sizes, then the stream.
+pub fn run(role: Role, input: &[u8]) {
+    let [flags, n, rest @ ..] = input else { return };
+    let (sizes, data) = rest.split_at(usize::from(*n).min(rest.len()));
+    let mut config = Config::default();
+    if flags & 1 != 0 {
+        config.max_frame_size = 64;
+        config.max_message_size = 128;
+    }
+    config.auto_pong = flags & 2 != 0;
+    config.receive_chunks = flags & 4 != 0;
+    if flags & 8 != 0 {
+        config.keepalive_interval = Some(Duration::from_millis(3));
+        config.pong_timeout = Duration::from_millis(2);
+    }
+    let (split_events, split_err, conn) = feed(make(role, &config), data, sizes);
+    if split_err.is_some() {
+        assert!(conn.should_close_transport() || conn.has_transmit());
+    }
+    if config.receive_chunks || config.keepalive_interval.is_some() {
+        // Chunk boundaries follow the input's, and timers fire at split-dependent times.
+        return;
+    }
+    let (whole_events, whole_err, _) = feed(make(role, &config), data, &[]);
+    assert_eq!(split_events, whole_events);
+    assert_eq!(split_err, whole_err);
+}
