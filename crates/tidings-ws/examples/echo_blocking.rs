@@ -27,7 +27,7 @@ fn main() -> io::Result<()> {
 }
 
 /// Accepts forever, one thread per connection.
-pub fn run(listener: TcpListener) -> io::Result<()> {
+pub(crate) fn run(listener: TcpListener) -> io::Result<()> {
     loop {
         let (stream, peer) = listener.accept()?;
         std::thread::spawn(move || {

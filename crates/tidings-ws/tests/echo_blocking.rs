@@ -23,7 +23,9 @@ fn start() -> SocketAddr {
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream
 }
 
@@ -39,7 +41,10 @@ impl Client {
     fn open(addr: SocketAddr) -> Self {
         let mut stream = connect(addr);
         let mut out = Vec::new();
-        let mut handshake = ClientBuilder::new(&format!("ws://{addr}/echo")).unwrap().send_request(&mut out).unwrap();
+        let mut handshake = ClientBuilder::new(&format!("ws://{addr}/echo"))
+            .unwrap()
+            .send_request(&mut out)
+            .unwrap();
         stream.write_all(&out).unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         let leftover = loop {
@@ -47,13 +52,24 @@ impl Client {
             assert!(n > 0, "server closed during the handshake");
             match handshake.parse(&buf[..n]).unwrap() {
                 Status::Partial => {}
-                Status::Complete(Parsed { head: Response::Accepted(_), consumed }) => break buf[consumed..n].to_vec(),
-                Status::Complete(Parsed { head: Response::Rejected(r), .. }) => panic!("rejected: {}", r.status()),
+                Status::Complete(Parsed {
+                    head: Response::Accepted(_),
+                    consumed,
+                }) => break buf[consumed..n].to_vec(),
+                Status::Complete(Parsed {
+                    head: Response::Rejected(r),
+                    ..
+                }) => panic!("rejected: {}", r.status()),
             }
         };
         let mut conn = Connection::client(Config::default());
         conn.receive(&leftover);
-        Self { stream, conn, epoch: Instant::now(), buf }
+        Self {
+            stream,
+            conn,
+            epoch: Instant::now(),
+            buf,
+        }
     }
 
     fn flush(&mut self) {
@@ -85,7 +101,9 @@ fn echoes_and_closes() {
     let addr = start();
     let mut c = Client::open(addr);
     for len in [0usize, 1, 125, 126, 65535, 65536, 1 << 20] {
-        let text: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let text: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         c.conn.send_text(text.clone()).unwrap();
         c.flush();
         assert_eq!(c.next_event(), Some(Event::Text(text.into())), "text {len}");
@@ -145,7 +163,11 @@ fn plain_get_probe_and_bad_version() {
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
     );
     assert!(bad.starts_with("HTTP/1.1 426 "), "{bad}");
-    assert!(bad.to_ascii_lowercase().contains("sec-websocket-version: 13\r\n"), "{bad}");
+    assert!(
+        bad.to_ascii_lowercase()
+            .contains("sec-websocket-version: 13\r\n"),
+        "{bad}"
+    );
 
     // Still serving.
     let mut c = Client::open(addr);
