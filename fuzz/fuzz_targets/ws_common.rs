@@ -7,16 +7,26 @@ use tidings_ws::{Config, Connection, Error, Event, Role};
 fn make(role: Role, config: &Config) -> Connection {
     match role {
         Role::Server => Connection::server(config.clone()),
-        Role::Client => Connection::client_with_mask_source(config.clone(), || [0xA5, 0x5A, 0x0F, 0xF0]),
+        Role::Client => {
+            Connection::client_with_mask_source(config.clone(), || [0xA5, 0x5A, 0x0F, 0xF0])
+        }
     }
 }
 
-fn feed(mut conn: Connection, data: &[u8], sizes: &[u8]) -> (Vec<Event>, Option<Error>, Connection) {
+fn feed(
+    mut conn: Connection,
+    data: &[u8],
+    sizes: &[u8],
+) -> (Vec<Event>, Option<Error>, Connection) {
     let mut events = Vec::new();
     let mut at = 0;
     let mut i = 0;
     while at < data.len() {
-        let n = if sizes.is_empty() { data.len() } else { usize::from(sizes[i % sizes.len()]) + 1 };
+        let n = if sizes.is_empty() {
+            data.len()
+        } else {
+            usize::from(sizes[i % sizes.len()]) + 1
+        };
         i += 1;
         let end = (at + n).min(data.len());
         conn.receive(&data[at..end]);
@@ -29,7 +39,10 @@ fn feed(mut conn: Connection, data: &[u8], sizes: &[u8]) -> (Vec<Event>, Option<
             }
         }
         // Exercise the output side and the timers as a driver would.
-        while conn.poll_transmit(Duration::from_millis(i as u64)).is_some() {}
+        while conn
+            .poll_transmit(Duration::from_millis(i as u64))
+            .is_some()
+        {}
         conn.handle_timeout(Duration::from_millis(i as u64));
     }
     (events, None, conn)

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     header.encode(&mut out);
     assert_eq!(out.len(), header.encoded_len());
     assert!(out.len() <= len);
-    assert_eq!(FrameHeader::decode(&out), Ok(Status::Complete((header, out.len()))));
+    assert_eq!(
+        FrameHeader::decode(&out),
+        Ok(Status::Complete((header, out.len())))
+    );
     if out.len() == len {
         assert_eq!(&out[..], &data[..len]);
     }

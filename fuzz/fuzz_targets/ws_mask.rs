@@ -8,9 +8,14 @@ use tidings_ws::MaskingKey;
 use tidings_ws::mask::{apply_mask, extend_masked, mask_bytewise};
 
 fuzz_target!(|input: &[u8]| {
-    let [k0, k1, k2, k3, offset, align, data @ ..] = input else { return };
+    let [k0, k1, k2, k3, offset, align, data @ ..] = input else {
+        return;
+    };
     let key = MaskingKey([*k0, *k1, *k2, *k3]);
-    let (offset, align) = (usize::from(*offset), usize::from(*align % 16).min(data.len()));
+    let (offset, align) = (
+        usize::from(*offset),
+        usize::from(*align % 16).min(data.len()),
+    );
     let data = &data[align..];
     let mut fast = data.to_vec();
     let mut slow = data.to_vec();
