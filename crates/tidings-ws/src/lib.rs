@@ -89,6 +89,8 @@ mod error;
 pub mod frame;
 mod key;
 pub mod mask;
+mod recv;
+mod send;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -99,6 +101,8 @@ pub use frame::{FrameHeader, MaskingKey, OpCode, Status};
 pub use key::MaskSource;
 #[cfg(feature = "std")]
 pub use key::OsMaskSource;
+pub use recv::{RecvHalf, Signal};
+pub use send::SendHalf;
 pub use utf8::Utf8Bytes;
 
 /// The workspace README's Rust snippets, compiled and run as doctests.

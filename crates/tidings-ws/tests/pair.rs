@@ -302,3 +302,60 @@ fn nothing_after_close() {
     p.server.receive(&[0x81, 0x81, 0, 0, 0, 0, b'x']);
     assert_eq!(p.server.poll_event(), Ok(None));
 }
+
+/// Split halves used as a reader task and a writer task would: the reader never writes,
+/// yet the pong, the close echo and the server's transport close all happen, through
+/// signals carried by a queue.
+#[test]
+fn split_halves_answer_through_signals() {
+    let mut client = common::client(Config::default());
+    let (mut rx, mut tx) = common::server(Config::default()).into_split();
+    let mut channel = std::collections::VecDeque::new();
+    let now = Duration::ZERO;
+
+    client.send_ping(&b"p"[..]).unwrap();
+    client.send_text("hi").unwrap();
+    client.close(CloseCode::NORMAL, "").unwrap();
+    rx.receive(&transmit(&mut client, now));
+    let mut seen = Vec::new();
+    while let Some(ev) = rx.poll_event().unwrap() {
+        seen.push(ev);
+    }
+    assert!(rx.is_done());
+    assert_eq!(seen.len(), 3);
+    channel.extend(std::iter::from_fn(|| rx.poll_signal()));
+    assert_eq!(tx.state(), State::Open, "the writer has not heard yet");
+
+    // The writer task takes the signals later.
+    for signal in channel.drain(..) {
+        tx.handle_signal(signal);
+    }
+    assert_eq!(tx.state(), State::Closed);
+    client.receive(&transmit_half(&mut tx));
+    let (ev, err) = events(&mut client);
+    assert_eq!(err, None);
+    assert_eq!(ev[0], Event::Pong(Bytes::from_static(b"p")));
+    assert!(matches!(&ev[1], Event::Close(Some(f)) if f.code == CloseCode::NORMAL));
+    assert!(tx.should_close_transport(), "server closes TCP first");
+}
+
+/// A keepalive timeout found by the writer's timer is reported by the writer.
+#[test]
+fn split_keepalive_timeout_reported_by_writer() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(secs(1));
+    config.pong_timeout = secs(1);
+    let (_rx, mut tx) = common::server(config).into_split();
+    let _ = transmit_half(&mut tx);
+    tx.handle_timeout(secs(1));
+    assert!(!transmit_half(&mut tx).is_empty(), "ping");
+    tx.handle_timeout(secs(2));
+    assert_eq!(tx.poll_error(), Some(Error::KeepaliveTimeout));
+    assert!(tx.should_close_transport());
+}
+
+fn transmit_half(tx: &mut tidings_ws::SendHalf) -> Vec<u8> {
+    let mut out = Vec::new();
+    tx.poll_transmit_into(Duration::ZERO, &mut out);
+    out
+}

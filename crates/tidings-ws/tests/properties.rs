@@ -194,3 +194,72 @@ proptest! {
         prop_assert_eq!(rebuilt, expect);
     }
 }
+
+/// Drives a split connection as two tasks would: the reader drains events and pushes
+/// signals into a queue; the writer takes them later. Returns events, error and the
+/// bytes the writer produced.
+fn run_split(
+    conn: Connection,
+    wire: &[u8],
+    cuts: &[usize],
+) -> (Vec<Event>, Option<Error>, Vec<u8>) {
+    let (mut rx, mut tx) = conn.into_split();
+    let mut channel = std::collections::VecDeque::new();
+    let mut events = Vec::new();
+    let mut error = None;
+    let mut at = 0;
+    for &cut in cuts.iter().chain(core::iter::once(&wire.len())) {
+        let cut = cut.clamp(at, wire.len());
+        rx.receive(&wire[at..cut]);
+        at = cut;
+        loop {
+            match rx.poll_event() {
+                Ok(Some(ev)) => events.push(ev),
+                Ok(None) => break,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        channel.extend(std::iter::from_fn(|| rx.poll_signal()));
+    }
+    for signal in channel {
+        tx.handle_signal(signal);
+    }
+    let mut out = Vec::new();
+    tx.poll_transmit_into(Duration::ZERO, &mut out);
+    (events, error, out)
+}
+
+fn run_whole(mut conn: Connection, wire: &[u8]) -> (Vec<Event>, Option<Error>, Vec<u8>) {
+    conn.receive(wire);
+    let (events, error) = events(&mut conn);
+    (events, error, transmit(&mut conn, Duration::ZERO))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The split halves, with signals delivered late, do exactly what the whole
+    /// connection does: same events, same error, same bytes on the wire (pongs, close
+    /// echoes and failure close codes included).
+    #[test]
+    fn split_halves_match_the_whole(
+        msgs in prop::collection::vec(msg(), 0..8),
+        noise in prop::collection::vec(any::<u8>(), 0..40),
+        close in any::<bool>(),
+        cuts in split_points(3000),
+    ) {
+        let mut client = Connection::client_with_mask_source(Config::default(), || [3, 1, 4, 1]);
+        let (_, mut wire) = send_all(&mut client, &msgs);
+        if close {
+            client.close(tidings_ws::CloseCode::NORMAL, "bye").unwrap();
+            wire.extend(transmit(&mut client, Duration::ZERO));
+        }
+        wire.extend_from_slice(&noise);
+        let whole = run_whole(Connection::server(Config::default()), &wire);
+        let split = run_split(Connection::server(Config::default()), &wire, &cuts);
+        prop_assert_eq!(split, whole);
+    }
+}

@@ -1,0 +1,563 @@
+//! The sending half of a connection: commands in, bytes for the transport out, and the
+//! closing handshake and timers (RFC 6455 §5.4-§5.5, §7).
+//!
+//! This half owns what goes on the wire and when the transport closes: the outgoing
+//! byte streams, fragmentation of outgoing messages, masking keys, the state of the
+//! closing handshake, and the keepalive and close timers. It learns what the peer did
+//! only through [`Signal`]s from the [`RecvHalf`](crate::RecvHalf).
+//!
+//! Invariants:
+//! - two outgoing streams: whole control frames (pings, pongs), which overtake data at
+//!   frame boundaries so a pong is never stuck behind a large message; and the data
+//!   stream (messages, then the close frame), whose order is the send order. The close
+//!   frame is always last: "the endpoint MUST NOT send any more data frames" (§5.5.1);
+//! - server payloads over [`INLINE_PAYLOAD`] bytes are handed on as the caller's own
+//!   `Bytes`; everything else is appended next to its header, and client payloads are
+//!   masked in the same pass as that copy;
+//! - timers are deadlines on the caller's clock, armed when the caller next says what
+//!   time it is (`poll_transmit`, `handle_timeout`).
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use core::fmt;
+use core::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::close::{CloseCode, MAX_REASON_LEN};
+use crate::config::Config;
+use crate::connection::{MAX_PENDING_PONGS, MessageKind, Role, State};
+use crate::error::{Error, SendError};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::key::MaskSource;
+use crate::mask::extend_masked;
+use crate::recv::{Signal, SignalKind};
+use crate::utf8::{Utf8Bytes, Utf8Validator};
+
+/// Payloads at most this long are copied next to their header, so a burst of small
+/// frames leaves as one contiguous write; longer ones are handed on as their own
+/// [`Bytes`] (no copy).
+const INLINE_PAYLOAD: usize = 512;
+
+/// The sending half of a WebSocket connection.
+///
+/// Issue commands ([`send_text`](Self::send_text), [`close`](Self::close), ...), hand
+/// in every [`Signal`] from the receiving half, write out what
+/// [`poll_transmit`](Self::poll_transmit) returns, keep time with
+/// [`poll_timeout`](Self::poll_timeout) / [`handle_timeout`](Self::handle_timeout), and
+/// close the transport when [`should_close_transport`](Self::should_close_transport)
+/// says so.
+pub struct SendHalf {
+    role: Role,
+    config: Config,
+    state: State,
+    mask_source: Option<Box<dyn MaskSource>>,
+    out: Outgoing,
+    /// The fragmented message being sent, if any.
+    sending: Option<OutMessage>,
+    /// Pings to answer, oldest first, at most [`MAX_PENDING_PONGS`].
+    pending_pongs: VecDeque<Bytes>,
+    /// A close frame is in the outgoing data stream.
+    close_queued: bool,
+    /// The connection failed (protocol error, timeout, lost transport).
+    failed: bool,
+    /// The transport will deliver no more bytes.
+    eof: bool,
+    /// A failure found by a timer, for the caller to collect.
+    error: Option<Error>,
+    timers: Timers,
+}
+
+/// The fragmented message being sent.
+#[derive(Debug)]
+struct OutMessage {
+    kind: MessageKind,
+    utf8: Utf8Validator,
+}
+
+/// Bytes waiting for the transport, in two streams.
+#[derive(Debug, Default)]
+struct Outgoing {
+    /// Whole control frames (pings, pongs), sent ahead of data at frame boundaries.
+    control: BytesMut,
+    /// Data-stream chunks that were sealed; `true` marks a chunk that ends inside a
+    /// frame (a header whose payload is the next chunk).
+    queue: VecDeque<(Bytes, bool)>,
+    /// Small data-stream frames still being appended to; goes after `queue`.
+    tail: BytesMut,
+    /// The last chunk handed out ended inside a frame.
+    mid_frame: bool,
+    /// Bytes queued in all of the above.
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+struct Timers {
+    /// When the next keepalive ping is due.
+    keepalive: Option<Duration>,
+    /// A keepalive ping is unanswered; fail if nothing arrives by then.
+    pong_deadline: Option<Duration>,
+    /// The closing handshake, or a client's wait for the server to close, ends by then.
+    close: Option<Duration>,
+    /// A close deadline should start at the next known time.
+    close_pending: bool,
+    /// The close deadline passed.
+    close_expired: bool,
+}
+
+impl SendHalf {
+    pub(crate) fn new(
+        role: Role,
+        mut config: Config,
+        mask_source: Option<Box<dyn MaskSource>>,
+    ) -> Self {
+        config.max_send_frame_size = config.max_send_frame_size.max(1);
+        Self {
+            role,
+            config,
+            state: State::Open,
+            mask_source,
+            out: Outgoing::default(),
+            sending: None,
+            pending_pongs: VecDeque::new(),
+            close_queued: false,
+            failed: false,
+            eof: false,
+            error: None,
+            timers: Timers::default(),
+        }
+    }
+
+    // --- getters ------------------------------------------------------------------
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The settings this connection was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Bytes queued for the transport (the browser API's `bufferedAmount`): a caller
+    /// applying backpressure stops sending while this is high.
+    pub fn buffered_amount(&self) -> usize {
+        let pongs: usize = self
+            .pending_pongs
+            .iter()
+            .map(|p| p.len() + MAX_HEADER_LEN)
+            .sum();
+        self.out.len + pongs
+    }
+
+    /// Whether [`poll_transmit`](Self::poll_transmit) has anything to give.
+    pub fn has_transmit(&self) -> bool {
+        self.buffered_amount() != 0
+    }
+
+    /// Whether the transport should be closed now.
+    ///
+    /// True once nothing is left to write and either the connection failed, or the
+    /// closing handshake finished and this is the server (§7.1.1: "the underlying TCP
+    /// connection, in most normal cases, SHOULD be closed first by the server"), or a
+    /// client's wait for the server to close ran out ([`Config::close_timeout`]), or the
+    /// peer already closed its side.
+    pub fn should_close_transport(&self) -> bool {
+        if self.has_transmit() || self.state != State::Closed {
+            return false;
+        }
+        self.failed || self.eof || self.timers.close_expired || self.role == Role::Server
+    }
+
+    // --- inputs -------------------------------------------------------------------
+
+    /// Applies what the receiving half learned. Hand in every signal, in order.
+    pub fn handle_signal(&mut self, signal: Signal) {
+        match signal.0 {
+            // Any frame proves the peer alive.
+            SignalKind::Heard => self.timers.pong_deadline = None,
+            SignalKind::Ping(payload) => {
+                if self.state == State::Open {
+                    if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                        self.pending_pongs.pop_front();
+                    }
+                    self.pending_pongs.push_back(payload);
+                }
+            }
+            // §5.5.1: "If an endpoint receives a Close frame and did not previously send
+            // a Close frame, the endpoint MUST send a Close frame in response."
+            SignalKind::CloseReceived(code) => {
+                if self.state == State::Open {
+                    // Echo the code (§5.5.1: "it typically echos the status code it
+                    // received").
+                    self.queue_close(code.map(|c| (c, &[][..])));
+                } else {
+                    self.timers.close = None;
+                }
+                // A client now waits for the server to close the transport.
+                self.timers.close_pending = self.role == Role::Client;
+                self.state = State::Closed;
+                // Pings that came before the close still get their pongs: control
+                // frames leave ahead of the close frame, which stays last.
+            }
+            // _Fail the WebSocket Connection_ (§7.1.7): send a close frame with the
+            // error's code if it may be sent, and close the transport once it is out.
+            SignalKind::Failed(error) => {
+                if !self.close_queued && error.close_code().is_sendable() {
+                    self.sending = None;
+                    self.queue_close(Some((error.close_code(), &[])));
+                }
+                self.failed = true;
+                self.state = State::Closed;
+                self.pending_pongs.clear();
+            }
+            SignalKind::Eof => self.eof = true,
+        }
+    }
+
+    /// Tells the half the time; fires the timers that are due.
+    ///
+    /// Call it when [`poll_timeout`](Self::poll_timeout)'s deadline passes; calling it
+    /// at other times is harmless. A keepalive timeout fails the connection: collect
+    /// the error with [`poll_error`](Self::poll_error).
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.arm_timers(now);
+        let t = &mut self.timers;
+        if t.pong_deadline.is_some_and(|d| d <= now) {
+            t.pong_deadline = None;
+            // The peer is silent: nobody will read queued bytes, and no close frame.
+            self.out = Outgoing::default();
+            self.pending_pongs.clear();
+            self.failed = true;
+            self.state = State::Closed;
+            self.error = Some(Error::KeepaliveTimeout);
+            return;
+        }
+        if t.close.is_some_and(|d| d <= now) {
+            t.close = None;
+            t.close_expired = true;
+            self.state = State::Closed;
+        }
+        if let (Some(due), Some(interval)) = (self.timers.keepalive, self.config.keepalive_interval)
+        {
+            if due <= now && self.state == State::Open {
+                self.queue_control(OpCode::PING, &[]);
+                if self.timers.pong_deadline.is_none() {
+                    self.timers.pong_deadline = Some(now + self.config.pong_timeout);
+                }
+                self.timers.keepalive = Some(now + interval);
+            }
+        }
+    }
+
+    // --- commands -----------------------------------------------------------------
+
+    /// Queues a text message, split into frames of at most
+    /// [`Config::max_send_frame_size`]. `String` and `Utf8Bytes` are taken without a
+    /// copy.
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
+        self.send_message(MessageKind::Text, text.into().into_bytes())
+    }
+
+    /// Queues a binary message, split into frames of at most
+    /// [`Config::max_send_frame_size`]. A server sends `Bytes` without copying them.
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_message(MessageKind::Binary, data.into())
+    }
+
+    fn send_message(&mut self, kind: MessageKind, payload: Bytes) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_data(kind.opcode(), payload, true);
+        Ok(())
+    }
+
+    /// Queues one piece of a message whose whole size need not be known: the first
+    /// call starts a message of `kind`, later calls continue it, and `fin` ends it.
+    ///
+    /// Text pieces may split a code point; the message as a whole must be UTF-8, and a
+    /// piece that makes it invalid is refused (nothing of it is queued).
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: impl Into<Bytes>,
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let data = data.into();
+        let (opcode, mut utf8) = match self.sending.take() {
+            None => (kind.opcode(), Utf8Validator::default()),
+            Some(m) if m.kind == kind => (OpCode::CONTINUATION, m.utf8),
+            Some(m) => {
+                self.sending = Some(m);
+                return Err(SendError::KindMismatch);
+            }
+        };
+        if kind == MessageKind::Text {
+            let before = utf8.clone();
+            let checked = utf8
+                .feed(&data)
+                .and_then(|()| if fin { utf8.finish() } else { Ok(()) });
+            if checked.is_err() {
+                // Refuse the piece and keep the message where it was.
+                if opcode == OpCode::CONTINUATION {
+                    self.sending = Some(OutMessage { kind, utf8: before });
+                }
+                return Err(SendError::InvalidUtf8);
+            }
+        }
+        self.queue_data(opcode, data, fin);
+        if !fin {
+            self.sending = Some(OutMessage { kind, utf8 });
+        }
+        Ok(())
+    }
+
+    /// Queues a ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::PING, payload.into())
+    }
+
+    /// Queues an unsolicited pong (payload at most 125 bytes), e.g. as a heartbeat.
+    pub fn send_pong(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::PONG, payload.into())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > 125 {
+            return Err(SendError::ControlTooLong);
+        }
+        self.queue_control(opcode, &payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake: queues a close frame after everything already
+    /// queued, and waits up to [`Config::close_timeout`] for the peer's answer.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong);
+        }
+        self.queue_close(Some((code, reason.as_bytes())));
+        self.state = State::Closing;
+        self.timers.close_pending = true;
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(SendError::Closing)
+        }
+    }
+
+    // --- outputs ------------------------------------------------------------------
+
+    /// The next bytes to write to the transport, in order, or `None`.
+    ///
+    /// Payloads over 512 bytes come out as their own `Bytes` (the caller's, for a
+    /// server: no copy), so a vectored write can send header and payload together.
+    pub fn poll_transmit(&mut self, now: Duration) -> Option<Bytes> {
+        self.arm_timers(now);
+        let out = &mut self.out;
+        if !out.mid_frame {
+            let before = out.control.len();
+            for payload in self.pending_pongs.drain(..) {
+                encode_control(
+                    &mut out.control,
+                    &mut self.mask_source,
+                    OpCode::PONG,
+                    &payload,
+                );
+            }
+            out.len += out.control.len() - before;
+            if !out.control.is_empty() {
+                let chunk = out.control.split().freeze();
+                out.len -= chunk.len();
+                return Some(chunk);
+            }
+        }
+        let chunk = if let Some((chunk, mid)) = out.queue.pop_front() {
+            out.mid_frame = mid;
+            chunk
+        } else if !out.tail.is_empty() {
+            out.mid_frame = false;
+            out.tail.split().freeze()
+        } else {
+            return None;
+        };
+        out.len -= chunk.len();
+        Some(chunk)
+    }
+
+    /// Writes everything [`poll_transmit`](Self::poll_transmit) would return into `buf`;
+    /// returns the number of bytes written.
+    pub fn poll_transmit_into(&mut self, now: Duration, buf: &mut impl BufMut) -> usize {
+        let mut n = 0;
+        while let Some(chunk) = self.poll_transmit(now) {
+            n += chunk.len();
+            buf.put_slice(&chunk);
+        }
+        n
+    }
+
+    /// The next deadline at which [`handle_timeout`](Self::handle_timeout) must be
+    /// called, on the caller's clock.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let t = &self.timers;
+        let keepalive = if self.state == State::Open {
+            t.keepalive
+        } else {
+            None
+        };
+        [keepalive, t.pong_deadline, t.close]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A failure found by a timer ([`Error::KeepaliveTimeout`]), once.
+    pub fn poll_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Frees the send buffers if they are empty, so an idle half holds only its
+    /// fixed-size state.
+    pub fn shrink_buffers(&mut self) {
+        if self.out.len == 0 {
+            self.out.control = BytesMut::new();
+            self.out.tail = BytesMut::new();
+        }
+    }
+
+    // --- internals ----------------------------------------------------------------
+
+    fn arm_timers(&mut self, now: Duration) {
+        let t = &mut self.timers;
+        if t.close_pending {
+            t.close_pending = false;
+            t.close = Some(now + self.config.close_timeout);
+        }
+        if let Some(interval) = self.config.keepalive_interval {
+            if t.keepalive.is_none() && self.state == State::Open {
+                t.keepalive = Some(now + interval);
+            }
+        }
+    }
+
+    /// Queues a data message or fragment, split at the configured frame size.
+    fn queue_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool) {
+        let max = self.config.max_send_frame_size;
+        let mut opcode = opcode;
+        let mut rest = payload;
+        loop {
+            let piece = if rest.len() > max {
+                rest.split_to(max)
+            } else {
+                core::mem::take(&mut rest)
+            };
+            let last = rest.is_empty();
+            self.queue_data_frame(fin && last, opcode, piece);
+            if last {
+                return;
+            }
+            opcode = OpCode::CONTINUATION;
+        }
+    }
+
+    fn queue_data_frame(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
+        let mask = self.mask_source.as_mut().map(|s| s.next_key());
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode_array(&mut head);
+        let out = &mut self.out;
+        out.len += n + payload.len();
+        out.tail.extend_from_slice(&head[..n]);
+        match mask {
+            Some(key) => extend_masked(&mut out.tail, &payload, key, 0),
+            None if payload.len() <= INLINE_PAYLOAD => out.tail.extend_from_slice(&payload),
+            None => {
+                out.queue.push_back((out.tail.split().freeze(), true));
+                out.queue.push_back((payload, false));
+            }
+        }
+    }
+
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let before = self.out.control.len();
+        encode_control(
+            &mut self.out.control,
+            &mut self.mask_source,
+            opcode,
+            payload,
+        );
+        self.out.len += self.out.control.len() - before;
+    }
+
+    /// Puts a close frame at the end of the data stream: it must be the last frame.
+    fn queue_close(&mut self, body: Option<(CloseCode, &[u8])>) {
+        let mut payload = [0u8; 125];
+        let len = match body {
+            Some((code, reason)) => {
+                payload[..2].copy_from_slice(&code.0.to_be_bytes());
+                payload[2..2 + reason.len()].copy_from_slice(reason);
+                2 + reason.len()
+            }
+            None => 0,
+        };
+        self.queue_data_frame(true, OpCode::CLOSE, Bytes::copy_from_slice(&payload[..len]));
+        self.close_queued = true;
+    }
+}
+
+/// Encodes a whole control frame (at most 125 bytes of payload) into `buf`.
+fn encode_control(
+    buf: &mut BytesMut,
+    mask_source: &mut Option<Box<dyn MaskSource>>,
+    opcode: OpCode,
+    payload: &[u8],
+) {
+    let mask = mask_source.as_mut().map(|s| s.next_key());
+    let header = FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    header.encode(buf);
+    match mask {
+        Some(key) => extend_masked(buf, payload, key, 0),
+        None => buf.extend_from_slice(payload),
+    }
+}
+
+impl fmt::Debug for SendHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendHalf")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("buffered_amount", &self.buffered_amount())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
