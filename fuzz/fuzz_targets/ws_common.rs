@@ -75,4 +75,47 @@ pub fn run(role: Role, input: &[u8]) {
     let (whole_events, whole_err, _) = feed(make(role, &config), data, &[]);
     assert_eq!(split_events, whole_events);
     assert_eq!(split_err, whole_err);
+    assert_eq!(
+        halves(make(role, &config), data),
+        whole(make(role, &config), data)
+    );
+}
+
+type Outcome = (Vec<Event>, Option<Error>, Vec<u8>);
+
+/// The whole connection: everything in, every event, every byte out.
+fn whole(mut conn: Connection, data: &[u8]) -> Outcome {
+    conn.receive(data);
+    let mut events = Vec::new();
+    let error = loop {
+        match conn.poll_event() {
+            Ok(Some(ev)) => events.push(ev),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    let mut out = Vec::new();
+    conn.poll_transmit_into(Duration::ZERO, &mut out);
+    (events, error, out)
+}
+
+/// The same through split halves, the signals relayed only at the end, as a writer
+/// task that runs late would see them: it must come to the same bytes.
+fn halves(conn: Connection, data: &[u8]) -> Outcome {
+    let (mut rx, mut tx) = conn.into_split();
+    rx.receive(data);
+    let mut events = Vec::new();
+    let error = loop {
+        match rx.poll_event() {
+            Ok(Some(ev)) => events.push(ev),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    while let Some(signal) = rx.poll_signal() {
+        tx.handle_signal(signal);
+    }
+    let mut out = Vec::new();
+    tx.poll_transmit_into(Duration::ZERO, &mut out);
+    (events, error, out)
 }
