@@ -1,0 +1,283 @@
+//! The server side: writing `text/event-stream` bytes.
+//!
+//! # Why it is built this way
+//!
+//! Writing SSE looks trivial and is where servers most often corrupt their own
+//! stream: a payload with an embedded newline written as one `data:` line ends the
+//! field early (and a `\r` alone ends it too, for every spec-following client); an
+//! `event` or `id` with a line break smuggles extra fields into the block; an `id`
+//! with a NUL is silently dropped by clients. So the encoder
+//!
+//! * splits data on **CR, LF and CRLF**, exactly the line endings the parser
+//!   recognises, into one `data:` line each, so `parse(encode(x)) == x` with line
+//!   endings normalised to LF;
+//! * refuses `event` and `id` values that cannot survive the trip, with a typed
+//!   [`Error`] and before writing a single byte, so the caller's buffer never holds
+//!   half an event;
+//! * always writes `field: value` (one space, which the parser removes), so a value
+//!   that itself starts with a space keeps it.
+//!
+//! Bytes are appended to a caller-owned [`BufMut`]. It must be able to grow
+//! (`Vec<u8>`, `BytesMut`): `bytes` panics when a fixed-size buffer is full.
+
+use bytes::BufMut;
+use core::time::Duration;
+
+use crate::Error;
+
+/// One event to write, built field by field and written with [`EventBuilder::encode`].
+///
+/// ```
+/// use tidings_sse::encode::EventBuilder;
+///
+/// let mut buf = Vec::new();
+/// EventBuilder::new()
+///     .event("update")
+///     .id("42")
+///     .data("first line\nsecond line")
+///     .encode(&mut buf)?;
+/// assert_eq!(
+///     buf,
+///     b"event: update\nid: 42\ndata: first line\ndata: second line\n\n"
+/// );
+/// # Ok::<(), tidings_sse::Error>(())
+/// ```
+///
+/// Without [`data`](EventBuilder::data) the block still sets `id` and `retry` on the
+/// client, but dispatches nothing ("If the data buffer is an empty string, [...]
+/// return").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use = "an EventBuilder does nothing until encoded"]
+pub struct EventBuilder<'a> {
+    event: Option<&'a str>,
+    id: Option<&'a str>,
+    retry: Option<Duration>,
+    data: Option<&'a str>,
+}
+
+impl<'a> EventBuilder<'a> {
+    /// An event with no fields yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The event's data. Line breaks (CR, LF or CRLF) become separate `data:` lines,
+    /// which the client joins with LF.
+    pub fn data(mut self, data: &'a str) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The event type (`event:`). Empty means the default, `"message"`, and writes
+    /// nothing. Must not contain CR or LF.
+    pub fn event(mut self, event: &'a str) -> Self {
+        self.event = Some(event);
+        self
+    }
+
+    /// The event ID (`id:`), which the client sends back as `Last-Event-ID` when it
+    /// reconnects. An empty ID resets the client's last event ID. Must not contain CR,
+    /// LF or U+0000 NULL.
+    pub fn id(mut self, id: &'a str) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// The reconnection time the client should wait (`retry:`), in whole
+    /// milliseconds (anything finer is truncated).
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Appends the event, ended by a blank line, to `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEventType`] or [`Error::InvalidId`], in which case nothing
+    /// was written.
+    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), Error> {
+        // Check everything first: a refused event leaves no trace in `buf`.
+        if let Some(event) = self.event {
+            if has_line_break(event.as_bytes()) {
+                return Err(Error::InvalidEventType);
+            }
+        }
+        if let Some(id) = self.id {
+            if has_line_break(id.as_bytes()) || id.as_bytes().contains(&0) {
+                return Err(Error::InvalidId);
+            }
+        }
+        if let Some(event) = self.event.filter(|event| !event.is_empty()) {
+            write_field(buf, b"event", event.as_bytes());
+        }
+        if let Some(id) = self.id {
+            write_field(buf, b"id", id.as_bytes());
+        }
+        if let Some(retry) = self.retry {
+            write_retry_field(buf, retry);
+        }
+        if let Some(data) = self.data {
+            write_lines(buf, b"data", data.as_bytes());
+        }
+        buf.put_u8(b'\n');
+        Ok(())
+    }
+}
+
+/// Appends a comment (`: text`), one comment line per line of `text`. Clients ignore
+/// comments; they are for humans reading the stream, and for keeping it alive.
+///
+/// ```
+/// let mut buf = Vec::new();
+/// tidings_sse::encode::write_comment("hello\nworld", &mut buf);
+/// assert_eq!(buf, b": hello\n: world\n");
+/// ```
+pub fn write_comment(text: &str, buf: &mut impl BufMut) {
+    write_lines(buf, b"", text.as_bytes());
+}
+
+/// Appends a keep-alive: an empty comment line, `:\n`, the smallest thing that
+/// travels through proxies and keeps idle-timeouts away without reaching the
+/// application.
+pub fn write_keep_alive(buf: &mut impl BufMut) {
+    buf.put_slice(b":\n");
+}
+
+/// Appends a block that only sets the client's reconnection time: `retry: N` and a
+/// blank line (which dispatches nothing, as the data buffer is empty).
+///
+/// ```
+/// use core::time::Duration;
+///
+/// let mut buf = Vec::new();
+/// tidings_sse::encode::write_retry(Duration::from_secs(5), &mut buf);
+/// assert_eq!(buf, b"retry: 5000\n\n");
+/// ```
+pub fn write_retry(retry: Duration, buf: &mut impl BufMut) {
+    write_retry_field(buf, retry);
+    buf.put_u8(b'\n');
+}
+
+/// `true` if `bytes` contains CR or LF: either would end the field's line early.
+fn has_line_break(bytes: &[u8]) -> bool {
+    memchr::memchr2(b'\r', b'\n', bytes).is_some()
+}
+
+/// `name: value\n`, or `name:\n` for an empty value (no trailing space). With an
+/// empty `name` this writes comment lines.
+fn write_field(buf: &mut impl BufMut, name: &[u8], value: &[u8]) {
+    buf.put_slice(name);
+    if value.is_empty() {
+        buf.put_slice(b":\n");
+    } else {
+        buf.put_slice(b": ");
+        buf.put_slice(value);
+        buf.put_u8(b'\n');
+    }
+}
+
+/// Writes one `name: line` per line of `text`, splitting on CR, LF and CRLF, the
+/// `end-of-line` of the ABNF. An empty `text` is one empty line.
+fn write_lines(buf: &mut impl BufMut, name: &[u8], text: &[u8]) {
+    let mut rest = text;
+    loop {
+        let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+            write_field(buf, name, rest);
+            return;
+        };
+        write_field(buf, name, &rest[..end]);
+        // A CR immediately followed by LF is one line ending, not two.
+        let skip = if rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
+        rest = &rest[end + skip..];
+    }
+}
+
+/// `retry: <milliseconds>\n`.
+fn write_retry_field(buf: &mut impl BufMut, retry: Duration) {
+    buf.put_slice(b"retry: ");
+    // u128 has at most 39 decimal digits.
+    let mut digits = [0u8; 39];
+    let mut n = retry.as_millis();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is below 10, so the cast cannot truncate.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.put_slice(&digits[start..]);
+    buf.put_u8(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn encode(builder: EventBuilder<'_>) -> Result<Vec<u8>, Error> {
+        let mut buf = Vec::new();
+        builder.encode(&mut buf).map(|()| buf)
+    }
+
+    #[test]
+    fn data_is_split_on_every_line_ending() {
+        let out = encode(EventBuilder::new().data("a\rb\nc\r\nd\n\re")).unwrap();
+        assert_eq!(
+            out,
+            b"data: a\ndata: b\ndata: c\ndata: d\ndata:\ndata: e\n\n"
+        );
+        let out = encode(EventBuilder::new().data("")).unwrap();
+        assert_eq!(out, b"data:\n\n");
+        let out = encode(EventBuilder::new().data("x\n")).unwrap();
+        assert_eq!(out, b"data: x\ndata:\n\n");
+    }
+
+    #[test]
+    fn leading_space_survives() {
+        let out = encode(EventBuilder::new().data(" x").id(" 1")).unwrap();
+        assert_eq!(out, b"id:  1\ndata:  x\n\n");
+    }
+
+    #[test]
+    fn refused_fields_write_nothing() {
+        let mut buf = Vec::new();
+        let bad_event = EventBuilder::new().data("x").event("a\nb");
+        assert_eq!(bad_event.encode(&mut buf), Err(Error::InvalidEventType));
+        let bad_event = EventBuilder::new().event("a\rb");
+        assert_eq!(bad_event.encode(&mut buf), Err(Error::InvalidEventType));
+        for id in ["a\nb", "a\rb", "a\0b"] {
+            let bad_id = EventBuilder::new().data("x").id(id);
+            assert_eq!(bad_id.encode(&mut buf), Err(Error::InvalidId));
+        }
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn retry_is_whole_milliseconds() {
+        let out = encode(EventBuilder::new().retry(Duration::from_micros(1500))).unwrap();
+        assert_eq!(out, b"retry: 1\n\n");
+        let mut buf = Vec::new();
+        write_retry(Duration::MAX, &mut buf);
+        assert_eq!(buf, b"retry: 18446744073709551615999\n\n");
+        buf.clear();
+        write_retry(Duration::ZERO, &mut buf);
+        assert_eq!(buf, b"retry: 0\n\n");
+    }
+
+    #[test]
+    fn comments_and_keep_alives() {
+        let mut buf = Vec::new();
+        write_comment("", &mut buf);
+        write_comment("a\r\nb", &mut buf);
+        write_keep_alive(&mut buf);
+        assert_eq!(buf, b":\n: a\n: b\n:\n");
+    }
+}
