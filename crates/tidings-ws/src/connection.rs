@@ -288,6 +288,13 @@ impl Connection {
         self.send.should_close_transport()
     }
 
+    /// Whether input is finished: a close frame arrived, the connection failed or a
+    /// timer ended it. Reading from the transport can stop; bytes handed in from now on
+    /// are dropped.
+    pub fn is_input_done(&self) -> bool {
+        self.recv.is_done()
+    }
+
     // --- inputs -------------------------------------------------------------------
 
     /// Hands in bytes from the transport. Call [`poll_event`](Self::poll_event) next.

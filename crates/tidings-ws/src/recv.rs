@@ -170,6 +170,10 @@ impl RecvHalf {
     /// return `Ok(None)`, and a signal tells the sending half to send the close frame
     /// carrying [`Error::close_code`].
     pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        if self.input_done {
+            // Bytes appended through `read_buffer` after the end are dropped here.
+            self.end_input();
+        }
         while !self.input_done {
             let frame = match self.frame {
                 Some(frame) => frame,
@@ -240,7 +244,20 @@ impl RecvHalf {
 
     /// Stops reading: the sending half gave up on the connection (a timeout).
     pub(crate) fn stop(&mut self) {
+        self.end_input();
+    }
+
+    /// Input is over (close frame, failure, timeout): nothing buffered will be read,
+    /// so the memory goes now.
+    fn end_input(&mut self) {
         self.input_done = true;
+        self.frame = None;
+        if !self.read.is_empty() || self.read.capacity() != 0 {
+            self.read = BytesMut::new();
+        }
+        if self.message.kind.take().is_some() || self.message.buf.capacity() != 0 {
+            self.message.buf = BytesMut::new();
+        }
     }
 
     pub(crate) fn buffered_input(&self) -> usize {
@@ -341,7 +358,7 @@ impl RecvHalf {
                 Some(CloseFrame { code, reason })
             }
         };
-        self.input_done = true;
+        self.end_input();
         self.signals.close = Some(frame.as_ref().map(|f| f.code));
         Ok(Event::Close(frame))
     }
@@ -436,7 +453,7 @@ impl RecvHalf {
     /// _Fail the WebSocket Connection_ (§7.1.7): stop reading and tell the sending half,
     /// which sends the close frame (when the code may be sent) and closes the transport.
     fn fail(&mut self, error: Error) -> Error {
-        self.input_done = true;
+        self.end_input();
         self.signals.pings.clear();
         self.signals.failed = Some(error);
         error

@@ -359,3 +359,18 @@ fn transmit_half(tx: &mut tidings_ws::SendHalf) -> Vec<u8> {
     tx.poll_transmit_into(Duration::ZERO, &mut out);
     out
 }
+
+/// Bytes appended through `read_buffer` after input ended are dropped, not kept.
+#[test]
+fn read_buffer_after_close_is_dropped() {
+    let mut p = Pair::new(Config::default());
+    p.client.close(CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    assert!(p.server.is_input_done());
+    p.server
+        .read_buffer()
+        .extend_from_slice(&[0x81, 0x81, 1, 2, 3, 4, b'x']);
+    assert_eq!(p.server.poll_event(), Ok(None));
+    assert!(p.server.read_buffer().is_empty());
+    assert_eq!(p.server.read_buffer().capacity(), 0, "memory released");
+}
