@@ -1,0 +1,63 @@
+//! The binding's settings: the protocol's [`tidings_ws::Config`] plus what only a
+//! runtime can enforce (buffers, watermarks, wall-clock timeouts).
+//!
+//! Every size and every wait has a default chosen to be safe in front of hostile
+//! peers and cheap for a connection that sits idle; each is documented on its field.
+
+use std::time::Duration;
+
+use tidings_handshake::Limits;
+
+/// Settings for [`accept`](crate::accept) and [`connect`](crate::connect).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut config = tidings_io::Config::default();
+/// config.ws.keepalive_interval = Some(Duration::from_secs(30));
+/// config.write_high_watermark = 1 << 20;
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The protocol settings: frame and message limits, keepalive, close timeout.
+    /// [`receive_chunks`](tidings_ws::Config::receive_chunks) is ignored (always
+    /// off): a [`Message`](crate::Message) is always whole.
+    pub ws: tidings_ws::Config,
+    /// [`send`](crate::WebSocket::send) waits while more than this many bytes are
+    /// queued for the transport. Default 64 KiB.
+    pub write_high_watermark: usize,
+    /// Once waiting, [`send`](crate::WebSocket::send) resumes when the queue falls to
+    /// this many bytes (hysteresis, so a slow peer does not wake the sender for every
+    /// write). Default 16 KiB; values above the high watermark act as the high
+    /// watermark.
+    pub write_low_watermark: usize,
+    /// How long the opening handshake may take, from the first read to the last byte
+    /// of the answer (a slowloris peer is cut off here). Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Limits on the handshake's HTTP head (default 16 KiB, 64 fields): over them, a
+    /// server answers 431.
+    pub handshake_limits: Limits,
+    /// Close the connection with 1001 when nothing has been received for this long.
+    /// Default `None`. [`keepalive_interval`](tidings_ws::Config::keepalive_interval)
+    /// is the usual way to find dead peers; this one also ends a live but silent one.
+    pub idle_timeout: Option<Duration>,
+    /// How many bytes one read asks the transport for. Default 16 KiB. The space is
+    /// reserved in the connection's receive buffer, which is freed again whenever the
+    /// connection goes idle.
+    pub read_buffer_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            ws: tidings_ws::Config::default(),
+            write_high_watermark: 64 * 1024,
+            write_low_watermark: 16 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            handshake_limits: Limits::default(),
+            idle_timeout: None,
+            read_buffer_size: 16 * 1024,
+        }
+    }
+}

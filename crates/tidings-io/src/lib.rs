@@ -1,0 +1,106 @@
+//! Async bindings for the tidings WebSocket crates, on tokio or on any futures-io
+//! runtime (smol, async-std).
+//!
+//! This crate owns the sockets, the timers and the waiting, and nothing else. The
+//! protocol lives in the sans-IO crates: `tidings-handshake` parses and answers the
+//! opening handshake, `tidings-ws` turns bytes into messages and messages into bytes,
+//! decides when to pong, when to close and with which code. Here, a poll loop moves
+//! bytes between a stream and those state machines and tells them the time.
+//!
+//! ```text
+//!     AsyncRead ──► Connection::read_buffer() ──► poll_event() ──► recv() / Stream
+//!                   (no copy: reads land in the
+//!                    core's receive buffer)
+//!     send() / Sink ──► send_text / send_binary / close
+//!                         │ (waits above the high watermark)
+//!                         ▼
+//!     AsyncWrite ◄── vectored writes ◄── poll_transmit(now)
+//!
+//!     runtime timer ──► handle_timeout(now) at poll_timeout()  (keepalive, close)
+//!     should_close_transport() ──► shutdown(Write)
+//! ```
+//!
+//! # What it refuses
+//!
+//! - Protocol logic: if a rule of RFC 6455 shows up here, it is a bug in a core crate.
+//! - Unbounded memory: reads are bounded by the core's frame and message limits plus
+//!   one [`Config::read_buffer_size`]; writes by [`Config::write_high_watermark`]; an
+//!   idle connection frees its buffers.
+//! - Panics on anything a peer sends, and `unsafe` code.
+//!
+//! Not yet here (see issue 5): TLS (`wss://`), split reader/writer halves, broadcast,
+//! Server-Sent Events.
+//!
+//! # A server
+//!
+//! ```
+//! use tidings_io::{Config, Message, Tokio};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let url = format!("ws://{}/", listener.local_addr()?);
+//! # tokio::spawn(async move {
+//! #     let mut ws = tidings_io::connect_url(&url, Config::default()).await.unwrap();
+//! #     ws.send(Message::text("hello")).await.unwrap();
+//! #     assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("hello"));
+//! #     ws.close(tidings_ws::CloseCode::NORMAL, "").await.unwrap();
+//! # });
+//! let (tcp, _) = listener.accept().await?;
+//! let mut ws = tidings_io::accept(Tokio::new(tcp), Config::default()).await?;
+//! while let Some(message) = ws.recv().await {
+//!     let message = message?;
+//!     if matches!(message, Message::Text(_) | Message::Binary(_)) {
+//!         ws.send(message).await?; // echo; pings and the close are answered by the core
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # A client
+//!
+//! ```no_run
+//! use tidings_io::{Config, Message};
+//!
+//! # async fn run() -> Result<(), tidings_io::Error> {
+//! let mut ws = tidings_io::connect_url("ws://127.0.0.1:9001/chat", Config::default()).await?;
+//! ws.send(Message::text("hello")).await?;
+//! if let Some(reply) = ws.recv().await {
+//!     println!("{:?}", reply?);
+//! }
+//! ws.close(tidings_ws::CloseCode::NORMAL, "bye").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! - `tokio` (default): `Tokio`, for tokio streams and `tokio::time`, and
+//!   `connect_url`.
+//! - `futures-io`: `FuturesIo`, for futures-io streams and `async-io` timers.
+//!
+//! Both can be on at once. With neither, the crate has no [`Transport`] to run on.
+//!
+//! To run the sans-IO crates on a runtime of your own, see `docs/integrating.md`.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod error;
+mod handshake;
+mod transport;
+mod websocket;
+
+pub use config::Config;
+pub use error::Error;
+#[cfg(feature = "tokio")]
+pub use handshake::connect_url;
+pub use handshake::{accept, accept_with, connect, connect_with};
+#[cfg(feature = "futures-io")]
+pub use transport::FuturesIo;
+#[cfg(feature = "tokio")]
+pub use transport::Tokio;
+pub use transport::Transport;
+pub use websocket::{Message, WebSocket};
+
+pub use tidings_handshake::{ClientBuilder, Rejection, UpgradeRequest};
+pub use tidings_ws::{CloseCode, CloseFrame, Utf8Bytes};

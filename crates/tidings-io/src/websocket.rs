@@ -1,0 +1,567 @@
+//! [`WebSocket`]: one connection, driven on a runtime.
+//!
+//! This is the call protocol of [`tidings_ws::Connection`] written once as a poll
+//! loop, and nothing more: every protocol decision (what a frame means, when to pong,
+//! when to close TCP, which code to close with) is the core's. The loop, in
+//! [`WebSocket::poll_recv`], is:
+//!
+//! 1. `poll_event()`: a message is returned at once; a protocol error is remembered,
+//!    and reported only after the close frame carrying its code has been written.
+//! 2. Write what `poll_transmit(now)` gives, batched into vectored writes.
+//! 3. Once `should_close_transport()`, shut the write side down and end the stream.
+//! 4. Fire due timers (`poll_timeout()` / `handle_timeout(now)`, plus the idle and
+//!    linger timeouts of this crate); otherwise sleep until the next one.
+//! 5. Read into the core's receive buffer and go to 1; when nothing is readable, free
+//!    idle buffers (`shrink_buffers()`) and wait.
+//!
+//! # Cancel safety
+//!
+//! [`WebSocket::recv`] holds nothing across an `.await`: bytes read are in the core's
+//! buffer the moment the read returns, and events are only made by `poll_event` when a
+//! message is about to be returned. Dropping a pending `recv` (in `select!`, or with a
+//! timeout) therefore loses nothing. [`WebSocket::send`] never half-queues a message:
+//! dropped while it waits for room, the message was not queued; dropped while it
+//! writes, the message is queued whole and goes out with the next call.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use futures_core::Stream;
+use futures_sink::Sink;
+use tidings_ws::{CloseCode, CloseFrame, Connection, Event, State, Utf8Bytes};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::transport::Transport;
+
+/// How many chunks from `poll_transmit` one vectored write may carry.
+const MAX_IOV: usize = 16;
+/// How many bytes are taken out of the core ahead of a write. Control frames the core
+/// queues later overtake data only behind this much.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// A message, whole: the payloads are the core's [`Bytes`], never copied here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (valid UTF-8).
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping (at most 125 bytes). Received pings are already answered.
+    Ping(Bytes),
+    /// A pong (at most 125 bytes).
+    Pong(Bytes),
+    /// A close frame. Received: the peer's (the answer is already queued). Sent:
+    /// starts the closing handshake, `None` meaning 1000 (normal) with no reason.
+    Close(Option<CloseFrame>),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Self::Binary(data.into())
+    }
+}
+
+/// A WebSocket connection over a [`Transport`]: a [`Stream`] and a [`Sink`] of
+/// [`Message`]s, with plain [`recv`](Self::recv) and [`send`](Self::send) too.
+///
+/// Made by [`accept`](crate::accept) or [`connect`](crate::connect).
+///
+/// Only [`recv`](Self::recv) (or polling the stream) reads: keep it polled, or pings
+/// go unanswered and the peer's close is never seen. Sending is buffered up to
+/// [`Config::write_high_watermark`]; the bytes are written by whichever of `recv`,
+/// `send`, [`flush`](Self::flush) or [`close`](Self::close) runs next, so call `flush`
+/// when you stop sending and do not otherwise poll the connection.
+pub struct WebSocket<S> {
+    io: S,
+    conn: Connection,
+    config: Config,
+    protocol: Option<String>,
+
+    /// Chunks taken from `poll_transmit`, not yet (fully) written.
+    out: VecDeque<Bytes>,
+    /// Bytes in `out`.
+    out_len: usize,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+    /// `send` is waiting for the queue to fall to the low watermark.
+    draining: bool,
+
+    /// The transport said end of stream.
+    eof: bool,
+    /// The transport is shut down (or failed): the stream has ended.
+    finished: bool,
+    /// The error to report once the close frame is out and the transport shut.
+    failure: Option<Error>,
+    /// Give up writing the close frame to a peer that does not read, at this time.
+    linger: Option<Duration>,
+    /// When something was last received (for the idle timeout).
+    last_received: Duration,
+}
+
+impl<S: Transport> WebSocket<S> {
+    /// Wraps a transport whose opening handshake is done; `leftover` are bytes read
+    /// after the handshake's head (the first frames).
+    pub(crate) fn from_parts(
+        io: S,
+        mut conn: Connection,
+        config: Config,
+        protocol: Option<String>,
+        leftover: &[u8],
+    ) -> Self {
+        conn.receive(leftover);
+        let now = io.now();
+        Self {
+            io,
+            conn,
+            config,
+            protocol,
+            out: VecDeque::new(),
+            out_len: 0,
+            unflushed: false,
+            draining: false,
+            eof: false,
+            finished: false,
+            failure: None,
+            linger: None,
+            last_received: now,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The protocol state machine (for its getters: state, role, config).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Bytes queued for the transport: the core's queue plus the batch in hand.
+    pub fn buffered_amount(&self) -> usize {
+        self.conn.buffered_amount() + self.out_len
+    }
+
+    /// The next message; `None` once the connection is closed and the transport shut
+    /// down. Cancel safe: see the module documentation.
+    ///
+    /// After an error, the next call returns `None`.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Queues a message and writes until at most [`Config::write_high_watermark`]
+    /// bytes are left queued, waiting for the transport as needed. Once the queue has
+    /// gone over the high watermark, it also waits for it to fall to
+    /// [`Config::write_low_watermark`] before queueing. [`Message::Close`] starts the
+    /// closing handshake without waiting for it; see [`close`](Self::close).
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_ready_send(cx)).await?;
+        self.start_send_message(message)?;
+        let high = self.config.write_high_watermark;
+        poll_fn(|cx| self.poll_drain_to(cx, high)).await
+    }
+
+    /// Writes everything queued and flushes the transport.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_flush_all(cx)).await
+    }
+
+    /// Starts the closing handshake (unless it has started) and drives the connection
+    /// until the transport is shut down. Messages that arrive meanwhile are dropped.
+    /// Ends within [`tidings_ws::Config::close_timeout`] of a silent peer.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        match self.conn.close(code, reason) {
+            Ok(()) | Err(tidings_ws::SendError::Closing) => {}
+            Err(e) => return Err(Error::Send(e)),
+        }
+        poll_fn(|cx| self.poll_until_closed(cx)).await
+    }
+
+    /// The stream's poll: see the module documentation for the loop.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.finished {
+                return Poll::Ready(self.failure.take().map(Err));
+            }
+            // 1. Events, made lazily from buffered bytes.
+            match self.conn.poll_event() {
+                Ok(Some(event)) => {
+                    if let Some(message) = to_message(event) {
+                        return Poll::Ready(Some(Ok(message)));
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.fail(Error::Protocol(e));
+                    continue;
+                }
+            }
+            // 2. Writes; `Pending` leaves the waker with the transport.
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                let e = self.io_failed(e);
+                if self.conn.state() != State::Closed {
+                    self.failure.get_or_insert(e);
+                }
+                self.finished = true;
+                continue;
+            }
+            // 3. The core says when the transport should go.
+            if self.out_len == 0 && self.conn.should_close_transport() {
+                // A failed shutdown changes nothing: the stream is over either way.
+                let _ = ready!(self.io.poll_shutdown(cx));
+                self.finished = true;
+                continue;
+            }
+            // 4. Timers.
+            let now = self.io.now();
+            if let Some(deadline) = self.next_deadline() {
+                if deadline <= now || self.io.poll_sleep_until(cx, deadline).is_ready() {
+                    self.fire_timers(self.io.now());
+                    continue;
+                }
+            }
+            // 5. Reads, straight into the core's buffer.
+            if !self.eof {
+                let size = self.config.read_buffer_size;
+                // Once input is done the core drops what is appended; read only to see
+                // the end of stream, and drop the bytes at once.
+                let closed = self.conn.is_input_done();
+                let buf = self.conn.read_buffer();
+                let before = buf.len();
+                let read = self.io.poll_read_into(cx, buf, size);
+                if closed {
+                    self.conn.read_buffer().truncate(before);
+                }
+                match read {
+                    Poll::Ready(Ok(0)) => {
+                        self.eof = true;
+                        self.conn.handle_eof();
+                        continue;
+                    }
+                    Poll::Ready(Ok(_)) => {
+                        self.last_received = now;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        // A reset after the close frame is how some peers say goodbye.
+                        if self.conn.state() != State::Closed {
+                            self.failure.get_or_insert(Error::Io(e));
+                        }
+                        self.eof = true;
+                        self.conn.handle_eof();
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            // Nothing to do until the transport or a timer wakes us: hold no buffers.
+            self.conn.shrink_buffers();
+            if self.out.is_empty() && self.out.capacity() > MAX_IOV {
+                self.out = VecDeque::new();
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Ready when a message may be queued: waits (writing, and firing timers) while
+    /// the queue is above the high watermark, until it is at the low watermark.
+    pub fn poll_ready_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.finished || self.conn.state() != State::Open {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        let high = self.config.write_high_watermark;
+        if self.buffered_amount() > high {
+            self.draining = true;
+        }
+        if self.draining {
+            let low = self.config.write_low_watermark.min(high);
+            ready!(self.poll_drain_to(cx, low))?;
+            self.draining = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes until at most `limit` bytes are queued, keeping the close and keepalive
+    /// timers running meanwhile.
+    fn poll_drain_to(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
+        loop {
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                return Poll::Ready(Err(self.io_failed(e)));
+            }
+            if self.buffered_amount() <= limit {
+                return Poll::Ready(Ok(()));
+            }
+            if self.finished {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            let now = self.io.now();
+            match self.next_deadline() {
+                Some(deadline)
+                    if deadline <= now || self.io.poll_sleep_until(cx, deadline).is_ready() =>
+                {
+                    self.fire_timers(self.io.now());
+                }
+                _ => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Hands a message to the core (no I/O). Call after
+    /// [`poll_ready_send`](Self::poll_ready_send) returned `Ready(Ok(()))`.
+    fn start_send_message(&mut self, message: Message) -> Result<(), Error> {
+        if self.finished {
+            return Err(Error::Closed);
+        }
+        let sent = match message {
+            Message::Text(text) => self.conn.send_text(text),
+            Message::Binary(data) => self.conn.send_binary(data),
+            Message::Ping(data) => self.conn.send_ping(data),
+            Message::Pong(data) => self.conn.send_pong(data),
+            Message::Close(None) => self.conn.close(CloseCode::NORMAL, ""),
+            Message::Close(Some(frame)) => self.conn.close(frame.code, frame.reason.as_str()),
+        };
+        Ok(sent?)
+    }
+
+    /// Writes everything queued, then flushes the transport.
+    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.finished {
+            return Poll::Ready(match self.conn.has_transmit() || self.out_len > 0 {
+                true => Err(Error::Closed),
+                false => Ok(()),
+            });
+        }
+        if let Err(e) = ready!(self.poll_write_out(cx)) {
+            return Poll::Ready(Err(self.io_failed(e)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drives the connection to its end, dropping messages.
+    fn poll_until_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            match ready!(self.poll_recv(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Writes until the core and the batch in hand are empty and the transport is
+    /// flushed. `Pending` means the transport is full (the waker is registered).
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let now = self.io.now();
+        loop {
+            // Refill the batch: the core decides the order (control frames first).
+            while self.out.len() < MAX_IOV && self.out_len < WRITE_BATCH {
+                match self.conn.poll_transmit(now) {
+                    Some(chunk) if chunk.is_empty() => {}
+                    Some(chunk) => {
+                        self.out_len += chunk.len();
+                        self.out.push_back(chunk);
+                    }
+                    None => break,
+                }
+            }
+            if self.out.is_empty() {
+                if self.unflushed {
+                    ready!(self.io.poll_flush(cx))?;
+                    self.unflushed = false;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let n = self.out.len().min(MAX_IOV);
+            for (slot, chunk) in iov.iter_mut().zip(&self.out) {
+                *slot = IoSlice::new(chunk);
+            }
+            let mut written = ready!(self.io.poll_write_vectored(cx, &iov[..n]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.unflushed = true;
+            self.out_len -= written;
+            while written > 0 {
+                let Some(front) = self.out.front_mut() else {
+                    break;
+                };
+                if written >= front.len() {
+                    written -= front.len();
+                    self.out.pop_front();
+                } else {
+                    front.advance(written);
+                    written = 0;
+                }
+            }
+        }
+    }
+
+    /// The earliest of the core's deadline and this crate's own.
+    fn next_deadline(&self) -> Option<Duration> {
+        let idle = match (self.config.idle_timeout, self.conn.state()) {
+            (Some(idle), State::Open) => Some(self.last_received + idle),
+            _ => None,
+        };
+        [self.conn.poll_timeout(), idle, self.linger]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn fire_timers(&mut self, now: Duration) {
+        self.conn.handle_timeout(now);
+        if self.linger.is_some_and(|at| at <= now) {
+            // The peer would not take the close frame: drop it and end.
+            self.linger = None;
+            self.finished = true;
+        }
+        let idle = self.config.idle_timeout;
+        if let Some(idle) = idle {
+            if self.conn.state() == State::Open && self.last_received + idle <= now {
+                // A closing handshake, so a live peer learns why; its own timeout
+                // (close_timeout) ends it if the peer is gone.
+                let _ = self.conn.close(CloseCode::GOING_AWAY, "idle timeout");
+                self.failure.get_or_insert(Error::IdleTimeout);
+            }
+        }
+    }
+
+    /// Remembers `error` for after the close frame is out, bounded by the close
+    /// timeout in case the peer does not read.
+    fn fail(&mut self, error: Error) {
+        self.failure.get_or_insert(error);
+        if self.linger.is_none() {
+            self.linger = Some(self.io.now() + self.conn.config().close_timeout);
+        }
+    }
+
+    /// The transport cannot be written: the stream is over.
+    fn io_failed(&mut self, e: io::Error) -> Error {
+        self.finished = true;
+        Error::Io(e)
+    }
+}
+
+/// The core's event as a message; `None` for events a whole-message binding never
+/// sees (chunks are off).
+fn to_message(event: Event) -> Option<Message> {
+    Some(match event {
+        Event::Text(text) => Message::Text(text),
+        Event::Binary(data) => Message::Binary(data),
+        Event::Ping(data) => Message::Ping(data),
+        Event::Pong(data) => Message::Pong(data),
+        Event::Close(frame) => Message::Close(frame),
+        _ => return None,
+    })
+}
+
+impl<S: Transport> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<S: Transport> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready_send(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().start_send_message(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_all(cx)
+    }
+
+    /// Starts the closing handshake with 1000 (unless started) and drives the
+    /// connection to its end, dropping messages that arrive meanwhile.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.conn.state() == State::Open && !this.finished {
+            this.start_send_message(Message::Close(None))?;
+        }
+        this.poll_until_closed(cx)
+    }
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("conn", &self.conn)
+            .field("protocol", &self.protocol)
+            .field("in_hand", &self.out_len)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+    use crate::Tokio;
+
+    /// What an idle connection holds once a 1 MiB message went each way: the fixed
+    /// size of the structs, and no buffers. Prints the figures (`--nocapture`).
+    #[tokio::test]
+    async fn idle_connection_frees_its_buffers() {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (server, client) = tokio::join!(
+            crate::accept(Tokio::new(a), Config::default()),
+            crate::connect(Tokio::new(b), "ws://example/", Config::default()),
+        );
+        let (mut server, mut client) = (server.unwrap(), client.unwrap());
+        let big = Message::binary(vec![7u8; 1 << 20]);
+        // `send` leaves up to the high watermark queued: flush to push it all out.
+        let (sent, got) = tokio::join!(
+            async { client.send(big.clone()).await.and(client.flush().await) },
+            server.recv()
+        );
+        sent.unwrap();
+        assert_eq!(got.unwrap().unwrap(), big);
+        let (sent, got) = tokio::join!(
+            async { server.send(big.clone()).await.and(server.flush().await) },
+            client.recv()
+        );
+        sent.unwrap();
+        assert_eq!(got.unwrap().unwrap(), big);
+        client.flush().await.unwrap();
+        server.flush().await.unwrap();
+        // One poll that finds nothing to do: the connection goes idle.
+        for ws in [&mut server, &mut client] {
+            let idle = tokio::time::timeout(Duration::from_millis(10), ws.recv()).await;
+            assert!(idle.is_err(), "nothing should arrive");
+            assert_eq!(ws.conn.read_buffer().capacity(), 0);
+            assert_eq!(ws.out_len, 0);
+            assert!(ws.out.capacity() <= MAX_IOV);
+        }
+        let ws = std::mem::size_of::<WebSocket<Tokio<tokio::net::TcpStream>>>();
+        let conn = std::mem::size_of::<Connection>();
+        println!("idle WebSocket<Tokio<TcpStream>>: {ws} B inline (Connection {conn} B)");
+        assert!(ws < 4096, "{ws}");
+    }
+}
