@@ -50,7 +50,7 @@ use crate::error::{Error, SendError};
 use crate::frame::OpCode;
 use crate::key::MaskSource;
 use crate::recv::RecvHalf;
-use crate::send::SendHalf;
+use crate::send::{PreparedMessage, SendHalf};
 use crate::utf8::Utf8Bytes;
 
 /// Which end of the connection this is; it decides who masks (§5.1) and who closes
@@ -342,6 +342,11 @@ impl Connection {
     /// [`Config::max_send_frame_size`]. A server sends `Bytes` without copying them.
     pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
         self.send.send_binary(data)
+    }
+
+    /// Queues a message encoded once for many connections (see [`PreparedMessage`]).
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        self.send.send_prepared(message)
     }
 
     /// Queues one piece of a message whose whole size need not be known: the first

@@ -102,7 +102,7 @@ pub use key::MaskSource;
 #[cfg(feature = "std")]
 pub use key::OsMaskSource;
 pub use recv::{RecvHalf, Signal};
-pub use send::SendHalf;
+pub use send::{PreparedMessage, SendHalf};
 pub use utf8::Utf8Bytes;
 
 /// The workspace README's Rust snippets, compiled and run as doctests.

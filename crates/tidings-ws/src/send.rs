@@ -19,6 +19,8 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
@@ -38,6 +40,114 @@ use crate::utf8::{Utf8Bytes, Utf8Validator};
 /// frames leaves as one contiguous write; longer ones are handed on as their own
 /// [`Bytes`] (no copy).
 const INLINE_PAYLOAD: usize = 512;
+
+/// A message encoded once, to be sent on many server connections (broadcast).
+///
+/// The frames are encoded at construction; [`SendHalf::send_prepared`] on a server
+/// queues the same refcounted `Bytes` on every connection, with no encoding and no
+/// copy. A client must mask each frame with its own key, so on a client connection it
+/// is encoded like any other message.
+///
+/// ```
+/// use tidings_ws::{Config, Connection, PreparedMessage};
+/// use core::time::Duration;
+///
+/// let news = PreparedMessage::text("tick 42");
+/// let mut a = Connection::server(Config::default());
+/// let mut b = Connection::server(Config::default());
+/// a.send_prepared(&news)?;
+/// b.send_prepared(&news)?;
+/// assert_eq!(a.poll_transmit(Duration::ZERO), b.poll_transmit(Duration::ZERO));
+/// # Ok::<(), tidings_ws::SendError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PreparedMessage {
+    kind: MessageKind,
+    payload: Bytes,
+    /// The server frames, as `poll_transmit` chunks: `true` marks a header whose payload
+    /// is the next chunk.
+    chunks: Arc<[(Bytes, bool)]>,
+    len: usize,
+}
+
+impl PreparedMessage {
+    /// A text message, split into frames of at most 1 MiB (the default
+    /// [`Config::max_send_frame_size`]).
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Self::new(
+            MessageKind::Text,
+            text.into().into_bytes(),
+            Config::default().max_send_frame_size,
+        )
+    }
+
+    /// A binary message, split into frames of at most 1 MiB.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Self::new(
+            MessageKind::Binary,
+            data.into(),
+            Config::default().max_send_frame_size,
+        )
+    }
+
+    /// A message split into frames of at most `max_frame_size` bytes (minimum 1).
+    /// `payload` must be UTF-8 for [`MessageKind::Text`]; use [`text`](Self::text) to
+    /// have that checked by the type.
+    pub fn new(kind: MessageKind, payload: Bytes, max_frame_size: usize) -> Self {
+        let max = max_frame_size.max(1);
+        let mut chunks = Vec::new();
+        let mut len = 0;
+        let mut opcode = kind.opcode();
+        let mut rest = payload.clone();
+        loop {
+            let piece = if rest.len() > max {
+                rest.split_to(max)
+            } else {
+                core::mem::take(&mut rest)
+            };
+            let fin = rest.is_empty();
+            let header = FrameHeader {
+                fin,
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: piece.len() as u64,
+            };
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let n = header.encode_array(&mut head);
+            len += n + piece.len();
+            if piece.len() <= INLINE_PAYLOAD {
+                let mut frame = BytesMut::with_capacity(n + piece.len());
+                frame.extend_from_slice(&head[..n]);
+                frame.extend_from_slice(&piece);
+                chunks.push((frame.freeze(), false));
+            } else {
+                chunks.push((Bytes::copy_from_slice(&head[..n]), true));
+                chunks.push((piece, false));
+            }
+            if fin {
+                break;
+            }
+            opcode = OpCode::CONTINUATION;
+        }
+        Self {
+            kind,
+            payload,
+            chunks: chunks.into(),
+            len,
+        }
+    }
+
+    /// The message type.
+    pub fn kind(&self) -> MessageKind {
+        self.kind
+    }
+
+    /// The bytes a server connection puts on the wire for it.
+    pub fn encoded_len(&self) -> usize {
+        self.len
+    }
+}
 
 /// The sending half of a WebSocket connection.
 ///
@@ -269,6 +379,26 @@ impl SendHalf {
     /// [`Config::max_send_frame_size`]. A server sends `Bytes` without copying them.
     pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
         self.send_message(MessageKind::Binary, data.into())
+    }
+
+    /// Queues a message encoded once for many connections. A server queues the
+    /// prepared frames as they are (no encoding, no copy); a client encodes and masks
+    /// the payload as for [`send_binary`](Self::send_binary).
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        if self.role == Role::Client {
+            return self.send_message(message.kind, message.payload.clone());
+        }
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let out = &mut self.out;
+        if !out.tail.is_empty() {
+            out.queue.push_back((out.tail.split().freeze(), false));
+        }
+        out.queue.extend(message.chunks.iter().cloned());
+        out.len += message.len;
+        Ok(())
     }
 
     fn send_message(&mut self, kind: MessageKind, payload: Bytes) -> Result<(), SendError> {

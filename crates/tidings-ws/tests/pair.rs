@@ -374,3 +374,56 @@ fn read_buffer_after_close_is_dropped() {
     assert!(p.server.read_buffer().is_empty());
     assert_eq!(p.server.read_buffer().capacity(), 0, "memory released");
 }
+
+/// A prepared message is queued on many servers as the same bytes (large payloads as
+/// the very same memory), arrives intact, and a client falls back to masking it.
+#[test]
+fn prepared_message_broadcast() {
+    let big: Bytes = (0..3000u32).map(|i| i as u8).collect::<Vec<_>>().into();
+    let mut config = Config::default();
+    config.max_send_frame_size = 1024;
+    let prepared = [
+        tidings_ws::PreparedMessage::text("tick"),
+        tidings_ws::PreparedMessage::new(MessageKind::Binary, big.clone(), 1024),
+    ];
+    let mut wires = Vec::new();
+    for _ in 0..3 {
+        let mut server = common::server(config.clone());
+        server.send_text("before").unwrap();
+        for m in &prepared {
+            server.send_prepared(m).unwrap();
+        }
+        let chunks: Vec<Bytes> =
+            std::iter::from_fn(|| server.poll_transmit(Duration::ZERO)).collect();
+        assert!(
+            chunks.iter().any(|c| c.as_ptr() == big.as_ptr()),
+            "payload shared, not copied"
+        );
+        let mut client = common::client(Config::default());
+        client.receive(&chunks.concat());
+        assert_eq!(
+            events(&mut client),
+            (
+                vec![
+                    Event::Text("before".into()),
+                    Event::Text("tick".into()),
+                    Event::Binary(big.clone())
+                ],
+                None
+            )
+        );
+        wires.push(chunks.concat());
+    }
+    assert!(wires.windows(2).all(|w| w[0] == w[1]));
+
+    // A client masks per connection: same messages, its own bytes.
+    let mut p = Pair::new(Config::default());
+    for m in &prepared {
+        p.client.send_prepared(m).unwrap();
+    }
+    p.drive();
+    assert_eq!(
+        p.server_events,
+        vec![Event::Text("tick".into()), Event::Binary(big)]
+    );
+}
