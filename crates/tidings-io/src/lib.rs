@@ -28,8 +28,12 @@
 //!   idle connection frees its buffers.
 //! - Panics on anything a peer sends, and `unsafe` code.
 //!
-//! Not yet here (see issue 5): TLS (`wss://`), split reader/writer halves, broadcast,
-//! Server-Sent Events.
+//! Two tasks: [`WebSocket::split`] gives a [`WsReader`] and a [`WsWriter`] with no
+//! lock between them on the data path (signals from the reader wake the writer, which
+//! writes the pongs and the close echo). Broadcast: [`WebSocket::send_prepared`] with a
+//! [`PreparedMessage`], encoded once for every connection.
+//!
+//! Not yet here (see issue 5): TLS (`wss://`).
 //!
 //! # A server
 //!
@@ -72,11 +76,21 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Server-Sent Events
+//!
+//! [`sse`] binds `tidings-sse` the same way: [`sse::SseWriter`] streams events as a
+//! `text/event-stream` response on any [`Transport`] (with keep-alive comments and
+//! the request's `Last-Event-ID` from [`sse::read_request`]), `sse::SseBody` gives
+//! hyper and axum a body, and [`sse::EventSource`] is a client `Stream` that
+//! reconnects with `Last-Event-ID` after the server's `retry` delay. The module docs
+//! show a server and a client.
+//!
 //! # Features
 //!
 //! - `tokio` (default): `Tokio`, for tokio streams and `tokio::time`, and
 //!   `connect_url`.
 //! - `futures-io`: `FuturesIo`, for futures-io streams and `async-io` timers.
+//! - `http-body`: `sse::SseBody`, an `http_body::Body` of events.
 //!
 //! Both can be on at once. With neither, the crate has no [`Transport`] to run on.
 //!
@@ -87,6 +101,8 @@
 mod config;
 mod error;
 mod handshake;
+mod split;
+pub mod sse;
 mod transport;
 mod websocket;
 
@@ -95,12 +111,13 @@ pub use error::Error;
 #[cfg(feature = "tokio")]
 pub use handshake::connect_url;
 pub use handshake::{accept, accept_with, connect, connect_with};
+pub use split::{SIGNAL_QUEUE, WsReader, WsWriter};
 #[cfg(feature = "futures-io")]
 pub use transport::FuturesIo;
 #[cfg(feature = "tokio")]
 pub use transport::Tokio;
-pub use transport::Transport;
+pub use transport::{SplitTransport, Transport};
 pub use websocket::{Message, WebSocket};
 
 pub use tidings_handshake::{ClientBuilder, Rejection, UpgradeRequest};
-pub use tidings_ws::{CloseCode, CloseFrame, Utf8Bytes};
+pub use tidings_ws::{CloseCode, CloseFrame, PreparedMessage, Utf8Bytes};

@@ -55,6 +55,121 @@ pub(crate) mod sealed {
         /// Ready once `now() >= deadline`; otherwise wakes the task then.
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()>;
     }
+
+    /// The reading half of a split transport.
+    #[allow(unreachable_pub)] // Sealed: public in a private module on purpose.
+    pub trait ReadIo: Unpin {
+        /// As [`Io::poll_read_into`].
+        fn poll_read_into(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut BytesMut,
+            max: usize,
+        ) -> Poll<io::Result<usize>>;
+        /// As [`Io::now`], on the same clock as the writing half.
+        fn now(&self) -> Duration;
+    }
+
+    /// The writing half of a split transport, which also keeps the timers.
+    #[allow(unreachable_pub)] // Sealed: public in a private module on purpose.
+    pub trait WriteIo: Unpin {
+        /// As [`Io::poll_write_vectored`].
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>>;
+        /// As [`Io::poll_flush`].
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// As [`Io::poll_shutdown`].
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// As [`Io::now`].
+        fn now(&self) -> Duration;
+        /// As [`Io::poll_sleep_until`].
+        fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()>;
+    }
+
+    /// A whole transport writes like a writing half (the unsplit `WebSocket` and
+    /// the split writer share their write loop this way).
+    impl<T: Io + Unpin> WriteIo for T {
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Io::poll_write_vectored(self, cx, bufs)
+        }
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Io::poll_flush(self, cx)
+        }
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Io::poll_shutdown(self, cx)
+        }
+        fn now(&self) -> Duration {
+            Io::now(self)
+        }
+        fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
+            Io::poll_sleep_until(self, cx, deadline)
+        }
+    }
+
+    /// A transport that can be cut into a reading and a writing half.
+    #[allow(unreachable_pub)] // Sealed: public in a private module on purpose.
+    pub trait Split: Io {
+        /// The reading half.
+        type ReadHalf: ReadIo;
+        /// The writing half.
+        type WriteHalf: WriteIo;
+        /// Cuts the transport in two; both halves keep this transport's clock.
+        fn split(self) -> (Self::ReadHalf, Self::WriteHalf);
+    }
+}
+
+/// A [`Transport`] that [`WebSocket::split`](crate::WebSocket::split) can cut into a
+/// reading and a writing half.
+///
+/// The halves are lock-free for the streams that have owned halves, found at run
+/// time: tokio's `TcpStream` and `UnixStream` (`into_split`), and smol's / async-net's
+/// `TcpStream` and `UnixStream` (shared handles). Any other stream (a TLS stream, a
+/// hyper upgrade...) is shared between the halves behind a mutex, taken for the
+/// duration of each single non-blocking read or write call: uncontended unless both
+/// tasks touch the stream at the same instant, and never held across an `.await`.
+/// TLS needs it anyway: reading can make a TLS stream write (alerts, key updates).
+pub trait SplitTransport: Transport + sealed::Split {}
+
+impl<T: Transport + sealed::Split> SplitTransport for T {}
+
+/// Takes the `U` out of `slot` if `T` is `U`: a run-time specialization (safe code,
+/// through [`Any`](std::any::Any)) that lets `split` use owned halves where a stream
+/// type has them.
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+fn take_as<U: 'static, T: 'static>(slot: &mut Option<T>) -> Option<U> {
+    (slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<U>>()?
+        .take()
+}
+
+/// The same stream for two halves, one non-blocking call at a time.
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+#[derive(Debug)]
+struct Shared<T>(std::sync::Arc<std::sync::Mutex<T>>);
+
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+impl<T> Shared<T> {
+    fn new(io: T) -> (Self, Self) {
+        let io = std::sync::Arc::new(std::sync::Mutex::new(io));
+        (Self(io.clone()), Self(io))
+    }
+
+    /// Runs one poll with the stream. A poisoned lock (a panic in another poll)
+    /// changes nothing about the stream, so it is taken anyway.
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut io = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut io)
+    }
 }
 
 /// Zero-fills `max` bytes of spare room in `buf`, lets `read` fill a prefix, and keeps
@@ -96,8 +211,7 @@ mod tokio_rt {
     pub struct Tokio<T> {
         io: T,
         epoch: Instant,
-        /// One sleep, made on first use and reset to each new deadline.
-        sleep: Option<(Duration, Pin<Box<Sleep>>)>,
+        sleep: SleepSlot,
     }
 
     impl<T> Tokio<T> {
@@ -163,15 +277,162 @@ mod tokio_rt {
         }
 
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
-            let at = self.epoch + deadline;
-            let (armed, sleep) = self
-                .sleep
-                .get_or_insert_with(|| (deadline, Box::pin(tokio::time::sleep_until(at))));
-            if *armed != deadline {
-                *armed = deadline;
-                sleep.as_mut().reset(at);
+            poll_sleep(&mut self.sleep, self.epoch, cx, deadline)
+        }
+    }
+
+    /// One sleep, made on first use and reset to each new deadline.
+    type SleepSlot = Option<(Duration, Pin<Box<Sleep>>)>;
+
+    fn poll_sleep(
+        slot: &mut SleepSlot,
+        epoch: Instant,
+        cx: &mut Context<'_>,
+        deadline: Duration,
+    ) -> Poll<()> {
+        let at = epoch + deadline;
+        let (armed, sleep) =
+            slot.get_or_insert_with(|| (deadline, Box::pin(tokio::time::sleep_until(at))));
+        if *armed != deadline {
+            *armed = deadline;
+            sleep.as_mut().reset(at);
+        }
+        sleep.as_mut().poll(cx)
+    }
+
+    /// The stream a half reads or writes: an owned half, or the shared stream.
+    #[derive(Debug)]
+    enum Side<T, Tcp, Unix> {
+        Tcp(Tcp),
+        #[cfg_attr(not(unix), allow(dead_code))]
+        Unix(Unix),
+        Shared(Shared<T>),
+    }
+
+    #[cfg(unix)]
+    use tokio::net::unix::{OwnedReadHalf as UnixRead, OwnedWriteHalf as UnixWrite};
+    #[cfg(not(unix))]
+    type UnixRead = std::convert::Infallible;
+    #[cfg(not(unix))]
+    type UnixWrite = std::convert::Infallible;
+    use tokio::net::tcp::{OwnedReadHalf as TcpRead, OwnedWriteHalf as TcpWrite};
+
+    /// The reading half of a split [`Tokio`] transport.
+    #[derive(Debug)]
+    #[allow(unreachable_pub)] // Named only through the sealed `Split` trait.
+    pub struct TokioReadHalf<T> {
+        io: Side<T, TcpRead, UnixRead>,
+        epoch: Instant,
+    }
+
+    /// The writing half of a split [`Tokio`] transport.
+    #[derive(Debug)]
+    #[allow(unreachable_pub)] // Named only through the sealed `Split` trait.
+    pub struct TokioWriteHalf<T> {
+        io: Side<T, TcpWrite, UnixWrite>,
+        epoch: Instant,
+        sleep: SleepSlot,
+    }
+
+    impl<T: AsyncRead + AsyncWrite + Unpin + 'static> sealed::Split for Tokio<T> {
+        type ReadHalf = TokioReadHalf<T>;
+        type WriteHalf = TokioWriteHalf<T>;
+
+        fn split(self) -> (Self::ReadHalf, Self::WriteHalf) {
+            let mut slot = Some(self.io);
+            let (read, write) = if let Some(tcp) = take_as::<tokio::net::TcpStream, T>(&mut slot) {
+                let (r, w) = tcp.into_split();
+                (Side::Tcp(r), Side::Tcp(w))
+            } else {
+                #[cfg(unix)]
+                let unix = take_as::<tokio::net::UnixStream, T>(&mut slot).map(|u| u.into_split());
+                #[cfg(not(unix))]
+                let unix: Option<(UnixRead, UnixWrite)> = None;
+                match (unix, slot) {
+                    (Some((r, w)), _) => (Side::Unix(r), Side::Unix(w)),
+                    (None, Some(io)) => {
+                        let (r, w) = Shared::new(io);
+                        (Side::Shared(r), Side::Shared(w))
+                    }
+                    // `take_as` empties the slot only when it returns the stream.
+                    (None, None) => unreachable!("the stream was taken and not returned"),
+                }
+            };
+            let epoch = self.epoch;
+            (
+                TokioReadHalf { io: read, epoch },
+                TokioWriteHalf {
+                    io: write,
+                    epoch,
+                    sleep: None,
+                },
+            )
+        }
+    }
+
+    impl<T: AsyncRead + Unpin> sealed::ReadIo for TokioReadHalf<T> {
+        fn poll_read_into(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut BytesMut,
+            max: usize,
+        ) -> Poll<io::Result<usize>> {
+            read_into(buf, max, |spare| {
+                let mut rb = ReadBuf::new(spare);
+                let polled = match &mut self.io {
+                    Side::Tcp(io) => Pin::new(io).poll_read(cx, &mut rb),
+                    #[cfg(unix)]
+                    Side::Unix(io) => Pin::new(io).poll_read(cx, &mut rb),
+                    #[cfg(not(unix))]
+                    Side::Unix(never) => match *never {},
+                    Side::Shared(io) => io.with(|io| Pin::new(io).poll_read(cx, &mut rb)),
+                };
+                polled.map_ok(|()| rb.filled().len())
+            })
+        }
+
+        fn now(&self) -> Duration {
+            self.epoch.elapsed()
+        }
+    }
+
+    impl<T: AsyncWrite + Unpin> TokioWriteHalf<T> {
+        /// Runs `f` on the stream this half writes.
+        fn with<R>(&mut self, f: impl FnOnce(Pin<&mut (dyn AsyncWrite + Unpin)>) -> R) -> R {
+            match &mut self.io {
+                Side::Tcp(io) => f(Pin::new(io)),
+                #[cfg(unix)]
+                Side::Unix(io) => f(Pin::new(io)),
+                #[cfg(not(unix))]
+                Side::Unix(never) => match *never {},
+                Side::Shared(io) => io.with(|io| f(Pin::new(io))),
             }
-            sleep.as_mut().poll(cx)
+        }
+    }
+
+    impl<T: AsyncWrite + Unpin> sealed::WriteIo for TokioWriteHalf<T> {
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.with(|io| io.poll_write_vectored(cx, bufs))
+        }
+
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.with(|io| io.poll_flush(cx))
+        }
+
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.with(|io| io.poll_shutdown(cx))
+        }
+
+        fn now(&self) -> Duration {
+            self.epoch.elapsed()
+        }
+
+        fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
+            poll_sleep(&mut self.sleep, self.epoch, cx, deadline)
         }
     }
 }
@@ -193,8 +454,7 @@ mod futures_rt {
     pub struct FuturesIo<T> {
         io: T,
         epoch: Instant,
-        /// One timer, made on first use and reset to each new deadline.
-        timer: Option<(Duration, Timer)>,
+        timer: TimerSlot,
     }
 
     impl<T> FuturesIo<T> {
@@ -257,13 +517,148 @@ mod futures_rt {
         }
 
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
-            let at = self.epoch + deadline;
-            let (armed, timer) = self.timer.get_or_insert_with(|| (deadline, Timer::at(at)));
-            if *armed != deadline {
-                *armed = deadline;
-                timer.set_at(at);
+            poll_timer(&mut self.timer, self.epoch, cx, deadline)
+        }
+    }
+
+    /// One timer, made on first use and reset to each new deadline.
+    type TimerSlot = Option<(Duration, Timer)>;
+
+    fn poll_timer(
+        slot: &mut TimerSlot,
+        epoch: Instant,
+        cx: &mut Context<'_>,
+        deadline: Duration,
+    ) -> Poll<()> {
+        let at = epoch + deadline;
+        let (armed, timer) = slot.get_or_insert_with(|| (deadline, Timer::at(at)));
+        if *armed != deadline {
+            *armed = deadline;
+            timer.set_at(at);
+        }
+        Pin::new(timer).poll(cx).map(|_| ())
+    }
+
+    /// The stream a half reads or writes: a handle of a stream whose handles share
+    /// one socket without a lock (async-net's), or the shared stream.
+    #[derive(Debug)]
+    enum Side<T> {
+        Tcp(async_net::TcpStream),
+        #[cfg(unix)]
+        Unix(async_net::unix::UnixStream),
+        Shared(Shared<T>),
+    }
+
+    impl<T: AsyncRead + AsyncWrite + Unpin> Side<T> {
+        /// Runs `f` on the stream.
+        fn with<R>(&mut self, f: impl FnOnce(Pin<&mut (dyn Stream + Unpin)>) -> R) -> R {
+            match self {
+                Side::Tcp(io) => f(Pin::new(io)),
+                #[cfg(unix)]
+                Side::Unix(io) => f(Pin::new(io)),
+                Side::Shared(io) => io.with(|io| f(Pin::new(io))),
             }
-            Pin::new(timer).poll(cx).map(|_| ())
+        }
+    }
+
+    /// Both directions, as one object type.
+    trait Stream: AsyncRead + AsyncWrite {}
+    impl<T: AsyncRead + AsyncWrite> Stream for T {}
+
+    /// The reading half of a split [`FuturesIo`] transport.
+    #[derive(Debug)]
+    #[allow(unreachable_pub)] // Named only through the sealed `Split` trait.
+    pub struct FuturesIoReadHalf<T> {
+        io: Side<T>,
+        epoch: Instant,
+    }
+
+    /// The writing half of a split [`FuturesIo`] transport.
+    #[derive(Debug)]
+    #[allow(unreachable_pub)] // Named only through the sealed `Split` trait.
+    pub struct FuturesIoWriteHalf<T> {
+        io: Side<T>,
+        epoch: Instant,
+        timer: TimerSlot,
+    }
+
+    impl<T: AsyncRead + AsyncWrite + Unpin + 'static> sealed::Split for FuturesIo<T> {
+        type ReadHalf = FuturesIoReadHalf<T>;
+        type WriteHalf = FuturesIoWriteHalf<T>;
+
+        fn split(self) -> (Self::ReadHalf, Self::WriteHalf) {
+            let mut slot = Some(self.io);
+            let (read, write) = if let Some(tcp) = take_as::<async_net::TcpStream, T>(&mut slot) {
+                (Side::Tcp(tcp.clone()), Side::Tcp(tcp))
+            } else {
+                #[cfg(unix)]
+                let unix = take_as::<async_net::unix::UnixStream, T>(&mut slot);
+                #[cfg(not(unix))]
+                let unix: Option<std::convert::Infallible> = None;
+                match (unix, slot) {
+                    #[cfg(unix)]
+                    (Some(u), _) => (Side::Unix(u.clone()), Side::Unix(u)),
+                    #[cfg(not(unix))]
+                    (Some(never), _) => match never {},
+                    (None, Some(io)) => {
+                        let (r, w) = Shared::new(io);
+                        (Side::Shared(r), Side::Shared(w))
+                    }
+                    // `take_as` empties the slot only when it returns the stream.
+                    (None, None) => unreachable!("the stream was taken and not returned"),
+                }
+            };
+            let epoch = self.epoch;
+            (
+                FuturesIoReadHalf { io: read, epoch },
+                FuturesIoWriteHalf {
+                    io: write,
+                    epoch,
+                    timer: None,
+                },
+            )
+        }
+    }
+
+    impl<T: AsyncRead + AsyncWrite + Unpin> sealed::ReadIo for FuturesIoReadHalf<T> {
+        fn poll_read_into(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut BytesMut,
+            max: usize,
+        ) -> Poll<io::Result<usize>> {
+            let io = &mut self.io;
+            read_into(buf, max, |spare| io.with(|io| io.poll_read(cx, spare)))
+        }
+
+        fn now(&self) -> Duration {
+            self.epoch.elapsed()
+        }
+    }
+
+    impl<T: AsyncRead + AsyncWrite + Unpin> sealed::WriteIo for FuturesIoWriteHalf<T> {
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.io.with(|io| io.poll_write_vectored(cx, bufs))
+        }
+
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.io.with(|io| io.poll_flush(cx))
+        }
+
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.io.with(|io| io.poll_close(cx))
+        }
+
+        fn now(&self) -> Duration {
+            self.epoch.elapsed()
+        }
+
+        fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
+            poll_timer(&mut self.timer, self.epoch, cx, deadline)
         }
     }
 }

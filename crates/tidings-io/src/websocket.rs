@@ -33,11 +33,13 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tidings_ws::{CloseCode, CloseFrame, Connection, Event, State, Utf8Bytes};
+use tidings_ws::{CloseCode, CloseFrame, Connection, Event, PreparedMessage, State, Utf8Bytes};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::transport::Transport;
+use crate::split::{Parts, WsReader, WsWriter};
+use crate::transport::sealed::WriteIo;
+use crate::transport::{SplitTransport, Transport};
 
 /// How many chunks from `poll_transmit` one vectored write may carry.
 const MAX_IOV: usize = 16;
@@ -89,12 +91,8 @@ pub struct WebSocket<S> {
     config: Config,
     protocol: Option<String>,
 
-    /// Chunks taken from `poll_transmit`, not yet (fully) written.
-    out: VecDeque<Bytes>,
-    /// Bytes in `out`.
-    out_len: usize,
-    /// Bytes were written since the last flush.
-    unflushed: bool,
+    /// Bytes taken from the core, not yet written.
+    out: Outbox,
     /// `send` is waiting for the queue to fall to the low watermark.
     draining: bool,
 
@@ -127,9 +125,7 @@ impl<S: Transport> WebSocket<S> {
             conn,
             config,
             protocol,
-            out: VecDeque::new(),
-            out_len: 0,
-            unflushed: false,
+            out: Outbox::default(),
             draining: false,
             eof: false,
             finished: false,
@@ -156,7 +152,7 @@ impl<S: Transport> WebSocket<S> {
 
     /// Bytes queued for the transport: the core's queue plus the batch in hand.
     pub fn buffered_amount(&self) -> usize {
-        self.conn.buffered_amount() + self.out_len
+        self.conn.buffered_amount() + self.out.len()
     }
 
     /// The next message; `None` once the connection is closed and the transport shut
@@ -177,6 +173,67 @@ impl<S: Transport> WebSocket<S> {
         self.start_send_message(message)?;
         let high = self.config.write_high_watermark;
         poll_fn(|cx| self.poll_drain_to(cx, high)).await
+    }
+
+    /// Queues a message encoded once for many connections (broadcast), waiting for
+    /// room as [`send`](Self::send) does. On a server the prepared frames are queued
+    /// as they are: one encoding and no copy, whatever the number of connections.
+    ///
+    /// ```no_run
+    /// # async fn run(clients: &mut [tidings_io::WebSocket<tidings_io::Tokio<tokio::net::TcpStream>>])
+    /// # -> Result<(), tidings_io::Error> {
+    /// let news = tidings_ws::PreparedMessage::text("tick 42");
+    /// for ws in clients {
+    ///     ws.send_prepared(&news).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_ready_send(cx)).await?;
+        if self.finished {
+            return Err(Error::Closed);
+        }
+        self.conn.send_prepared(message)?;
+        let high = self.config.write_high_watermark;
+        poll_fn(|cx| self.poll_drain_to(cx, high)).await
+    }
+
+    /// Splits the connection into a reader and a writer for two tasks, with no lock
+    /// between them on the data path. The writer must be polled for pings to be
+    /// answered: see [`WsWriter`] and [`WsWriter::closed`].
+    ///
+    /// The transport is split too: into owned halves without a lock for tokio's and
+    /// smol's TCP and Unix streams, and behind a per-call mutex for other streams
+    /// (see [`SplitTransport`](crate::SplitTransport)).
+    ///
+    /// ```no_run
+    /// # async fn run(ws: tidings_io::WebSocket<tidings_io::Tokio<tokio::net::TcpStream>>) {
+    /// let (mut reader, mut writer) = ws.split();
+    /// // The writer runs on its own: it answers pings and keeps the timers.
+    /// tokio::spawn(async move { writer.closed().await });
+    /// while let Some(Ok(message)) = reader.recv().await {
+    ///     println!("{message:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn split(self) -> (WsReader<S>, WsWriter<S>)
+    where
+        S: SplitTransport,
+    {
+        let (recv, send) = self.conn.into_split();
+        Parts {
+            io: self.io,
+            recv,
+            send,
+            config: self.config,
+            protocol: self.protocol,
+            out: self.out,
+            eof: self.eof,
+            finished: self.finished,
+            failure: self.failure,
+            last_received: self.last_received,
+        }
+        .split()
     }
 
     /// Writes everything queued and flushes the transport.
@@ -225,7 +282,7 @@ impl<S: Transport> WebSocket<S> {
                 continue;
             }
             // 3. The core says when the transport should go.
-            if self.out_len == 0 && self.conn.should_close_transport() {
+            if self.out.is_empty() && self.conn.should_close_transport() {
                 // A failed shutdown changes nothing: the stream is over either way.
                 let _ = ready!(self.io.poll_shutdown(cx));
                 self.finished = true;
@@ -275,9 +332,7 @@ impl<S: Transport> WebSocket<S> {
             }
             // Nothing to do until the transport or a timer wakes us: hold no buffers.
             self.conn.shrink_buffers();
-            if self.out.is_empty() && self.out.capacity() > MAX_IOV {
-                self.out = VecDeque::new();
-            }
+            self.out.shrink();
             return Poll::Pending;
         }
     }
@@ -345,7 +400,7 @@ impl<S: Transport> WebSocket<S> {
     /// Writes everything queued, then flushes the transport.
     fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.finished {
-            return Poll::Ready(match self.conn.has_transmit() || self.out_len > 0 {
+            return Poll::Ready(match self.conn.has_transmit() || !self.out.is_empty() {
                 true => Err(Error::Closed),
                 false => Ok(()),
             });
@@ -371,49 +426,9 @@ impl<S: Transport> WebSocket<S> {
     /// flushed. `Pending` means the transport is full (the waker is registered).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let now = self.io.now();
-        loop {
-            // Refill the batch: the core decides the order (control frames first).
-            while self.out.len() < MAX_IOV && self.out_len < WRITE_BATCH {
-                match self.conn.poll_transmit(now) {
-                    Some(chunk) if chunk.is_empty() => {}
-                    Some(chunk) => {
-                        self.out_len += chunk.len();
-                        self.out.push_back(chunk);
-                    }
-                    None => break,
-                }
-            }
-            if self.out.is_empty() {
-                if self.unflushed {
-                    ready!(self.io.poll_flush(cx))?;
-                    self.unflushed = false;
-                }
-                return Poll::Ready(Ok(()));
-            }
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let n = self.out.len().min(MAX_IOV);
-            for (slot, chunk) in iov.iter_mut().zip(&self.out) {
-                *slot = IoSlice::new(chunk);
-            }
-            let mut written = ready!(self.io.poll_write_vectored(cx, &iov[..n]))?;
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.unflushed = true;
-            self.out_len -= written;
-            while written > 0 {
-                let Some(front) = self.out.front_mut() else {
-                    break;
-                };
-                if written >= front.len() {
-                    written -= front.len();
-                    self.out.pop_front();
-                } else {
-                    front.advance(written);
-                    written = 0;
-                }
-            }
-        }
+        let conn = &mut self.conn;
+        self.out
+            .poll_write(cx, &mut self.io, || conn.poll_transmit(now))
     }
 
     /// The earliest of the core's deadline and this crate's own.
@@ -462,9 +477,93 @@ impl<S: Transport> WebSocket<S> {
     }
 }
 
+/// The bytes taken from the core for the transport, and the write loop that
+/// empties them, shared by [`WebSocket`] and the split writer.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    /// Chunks taken from `poll_transmit`, not yet (fully) written.
+    chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks`.
+    len: usize,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+}
+
+impl Outbox {
+    /// Bytes in hand.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Drops the chunk list's memory once it is empty and large.
+    pub(crate) fn shrink(&mut self) {
+        if self.chunks.is_empty() && self.chunks.capacity() > MAX_IOV {
+            self.chunks = VecDeque::new();
+        }
+    }
+
+    /// Writes what `transmit` (the core's `poll_transmit`) gives, batched into
+    /// vectored writes, until it and the batch in hand are empty and the transport
+    /// is flushed. `Pending` means the transport is full (the waker is registered).
+    pub(crate) fn poll_write<W: WriteIo>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut W,
+        mut transmit: impl FnMut() -> Option<Bytes>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            // Refill the batch: the core decides the order (control frames first).
+            while self.chunks.len() < MAX_IOV && self.len < WRITE_BATCH {
+                match transmit() {
+                    Some(chunk) if chunk.is_empty() => {}
+                    Some(chunk) => {
+                        self.len += chunk.len();
+                        self.chunks.push_back(chunk);
+                    }
+                    None => break,
+                }
+            }
+            if self.chunks.is_empty() {
+                if self.unflushed {
+                    ready!(io.poll_flush(cx))?;
+                    self.unflushed = false;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let n = self.chunks.len().min(MAX_IOV);
+            for (slot, chunk) in iov.iter_mut().zip(&self.chunks) {
+                *slot = IoSlice::new(chunk);
+            }
+            let mut written = ready!(io.poll_write_vectored(cx, &iov[..n]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.unflushed = true;
+            self.len -= written;
+            while written > 0 {
+                let Some(front) = self.chunks.front_mut() else {
+                    break;
+                };
+                if written >= front.len() {
+                    written -= front.len();
+                    self.chunks.pop_front();
+                } else {
+                    front.advance(written);
+                    written = 0;
+                }
+            }
+        }
+    }
+}
+
 /// The core's event as a message; `None` for events a whole-message binding never
 /// sees (chunks are off).
-fn to_message(event: Event) -> Option<Message> {
+pub(crate) fn to_message(event: Event) -> Option<Message> {
     Some(match event {
         Event::Text(text) => Message::Text(text),
         Event::Binary(data) => Message::Binary(data),
@@ -514,7 +613,7 @@ impl<S> std::fmt::Debug for WebSocket<S> {
         f.debug_struct("WebSocket")
             .field("conn", &self.conn)
             .field("protocol", &self.protocol)
-            .field("in_hand", &self.out_len)
+            .field("in_hand", &self.out.len())
             .field("finished", &self.finished)
             .finish_non_exhaustive()
     }
@@ -556,8 +655,8 @@ mod tests {
             let idle = tokio::time::timeout(Duration::from_millis(10), ws.recv()).await;
             assert!(idle.is_err(), "nothing should arrive");
             assert_eq!(ws.conn.read_buffer().capacity(), 0);
-            assert_eq!(ws.out_len, 0);
-            assert!(ws.out.capacity() <= MAX_IOV);
+            assert_eq!(ws.out.len(), 0);
+            assert!(ws.out.chunks.capacity() <= MAX_IOV);
         }
         let ws = std::mem::size_of::<WebSocket<Tokio<tokio::net::TcpStream>>>();
         let conn = std::mem::size_of::<Connection>();

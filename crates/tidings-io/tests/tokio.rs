@@ -223,3 +223,54 @@ async fn ping_pong_and_send_errors() {
     client.close(CloseCode::NORMAL, "").await.unwrap();
     assert!(server.await.unwrap().is_none());
 }
+
+/// Split over a stream without owned halves (an in-memory duplex: the halves share
+/// it behind the per-call mutex), on a multi-threaded runtime so the reader and the
+/// writer really run in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_generic_stream_in_parallel() {
+    const N: usize = 3_000;
+    let (a, b) = tokio::io::duplex(16 * 1024);
+    let (server, client) = tokio::join!(
+        tidings_io::accept(Tokio::new(a), Config::default()),
+        tidings_io::connect(Tokio::new(b), "ws://example/", Config::default()),
+    );
+    let server = tokio::spawn(common::echo(server.unwrap()));
+    let (mut reader, mut writer) = client.unwrap().split();
+    let writer = tokio::spawn(async move {
+        for i in 0..N {
+            writer.send(payload(i % 5000, false)).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+        // The reader confirms every echo before the close; meanwhile keep polling.
+        writer
+    });
+    let reader = tokio::spawn(async move {
+        for i in 0..N {
+            assert_eq!(
+                reader.recv().await.unwrap().unwrap(),
+                payload(i % 5000, false)
+            );
+        }
+        reader
+    });
+    let (mut reader, mut writer) = (reader.await.unwrap(), writer.await.unwrap());
+    let (closed, end) = tokio::join!(writer.close(CloseCode::NORMAL, ""), async {
+        let close = reader.recv().await;
+        (close, reader.recv().await)
+    });
+    closed.unwrap();
+    assert!(matches!(end.0, Some(Ok(Message::Close(_)))), "{:?}", end.0);
+    assert!(end.1.is_none());
+    assert!(server.await.unwrap().is_none());
+}
+
+/// The split halves can move to other threads.
+#[test]
+fn split_halves_are_send() {
+    fn send<T: Send>() {}
+    send::<tidings_io::WsReader<Tokio<TcpStream>>>();
+    send::<tidings_io::WsWriter<Tokio<TcpStream>>>();
+    send::<tidings_io::WsReader<Tokio<tokio::io::DuplexStream>>>();
+    send::<tidings_io::WsWriter<Tokio<tokio::io::DuplexStream>>>();
+}

@@ -6,16 +6,24 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
-use tidings_io::{CloseCode, Config, Error, Message, Transport, WebSocket};
+use tidings_io::{
+    CloseCode, Config, Error, Message, PreparedMessage, SplitTransport, Transport, WebSocket,
+    WsReader, WsWriter,
+};
 
 /// Each test ends within this, pass or fail.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// A runtime: how to run, sleep, and get a connected loopback pair.
 pub trait Rt: 'static {
-    type Io: Transport + 'static;
+    type Io: Transport + Send + 'static;
     fn run<F: Future>(f: F) -> F::Output;
     fn sleep(d: Duration) -> impl Future<Output = ()>;
+    /// Runs `f` on its own task (another thread, if the runtime has them).
+    fn spawn<F>(f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
     /// A server and a client WebSocket over 127.0.0.1.
     fn pair(
         server: Config,
@@ -44,6 +52,15 @@ impl Rt for TokioRt {
 
     async fn sleep(d: Duration) {
         tokio::time::sleep(d).await;
+    }
+
+    fn spawn<F>(f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = tokio::spawn(f);
+        async move { task.await.expect("task panicked") }
     }
 
     async fn pair(server: Config, client: Config) -> (WebSocket<Self::Io>, WebSocket<Self::Io>) {
@@ -87,6 +104,14 @@ impl Rt for SmolRt {
 
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;
+    }
+
+    fn spawn<F>(f: F) -> impl Future<Output = F::Output> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        smol::spawn(f)
     }
 
     async fn pair(server: Config, client: Config) -> (WebSocket<Self::Io>, WebSocket<Self::Io>) {
@@ -282,11 +307,23 @@ pub async fn keepalive<R: Rt>() {
     assert!(server.recv().await.is_none());
 }
 
-/// `recv` cancelled over and over by a short timer while messages arrive: every
-/// message still arrives, in order.
+/// `recv` cancelled over and over while messages arrive: every message still arrives,
+/// in order. Each round first polls `recv` once and drops it if it is pending (often in
+/// the middle of a message), then races it against a short timer. The very first poll
+/// happens before the peer has sent anything, so at least one cancellation is certain
+/// whatever the machine's load.
 pub async fn recv_is_cancel_safe<R: Rt>() {
+    use futures_util::FutureExt;
     const N: usize = 300;
     let (mut server, mut client) = R::pair(Config::default(), Config::default()).await;
+    let mut cancelled = 0;
+    if server.recv().now_or_never().is_none() {
+        cancelled += 1;
+    }
+    assert_eq!(
+        cancelled, 1,
+        "nothing was sent yet: recv must have been pending"
+    );
     let sender = async move {
         for i in 0..N {
             // Sizes that straddle reads: most messages arrive in pieces.
@@ -302,12 +339,24 @@ pub async fn recv_is_cancel_safe<R: Rt>() {
     };
     let receiver = async move {
         let mut got = 0;
-        let mut cancelled = 0;
         loop {
-            let timer = std::pin::pin!(R::sleep(Duration::from_micros(200)));
-            match select(std::pin::pin!(server.recv()), timer).await {
-                Either::Left((Some(Ok(Message::Close(_))), _)) => break,
-                Either::Left((Some(Ok(m)), _)) => {
+            let next = match server.recv().now_or_never() {
+                Some(next) => next,
+                None => {
+                    cancelled += 1;
+                    let timer = std::pin::pin!(R::sleep(Duration::from_micros(200)));
+                    match select(std::pin::pin!(server.recv()), timer).await {
+                        Either::Left((next, _)) => next,
+                        Either::Right(_) => {
+                            cancelled += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match next {
+                Some(Ok(Message::Close(_))) => break,
+                Some(Ok(m)) => {
                     assert_eq!(
                         m,
                         payload(1 + (got * 7919) % 40_000, got % 2 == 0),
@@ -315,8 +364,7 @@ pub async fn recv_is_cancel_safe<R: Rt>() {
                     );
                     got += 1;
                 }
-                Either::Left((other, _)) => panic!("unexpected {other:?}"),
-                Either::Right(_) => cancelled += 1,
+                other => panic!("unexpected {other:?}"),
             }
         }
         assert!(server.recv().await.is_none());
@@ -324,7 +372,7 @@ pub async fn recv_is_cancel_safe<R: Rt>() {
     };
     let ((), (got, cancelled)) = futures_util::join!(sender, receiver);
     assert_eq!(got, N);
-    assert!(cancelled > 0, "the timer never cancelled a recv");
+    assert!(cancelled >= 1);
 }
 
 /// The idle timeout closes a silent connection with 1001 and reports it.
@@ -373,6 +421,253 @@ pub async fn sink_and_stream<R: Rt>() {
     assert!(ended.is_none());
 }
 
+/// Both halves of a split client in two tasks at once, under load: the writer sends
+/// `N` messages while the reader checks their echoes, then the writer closes.
+pub async fn split_under_load<R: Rt>()
+where
+    R::Io: SplitTransport,
+    WsReader<R::Io>: Send,
+    WsWriter<R::Io>: Send,
+{
+    const N: usize = 10_000;
+    let size = |i: usize| (i * 7919) % 3000;
+    let (server, client) = R::pair(Config::default(), Config::default()).await;
+    let server = R::spawn(echo(server));
+    let (mut reader, mut writer) = client.split();
+    let writer = R::spawn(async move {
+        for i in 0..N {
+            writer.send(payload(size(i), i % 3 == 0)).await.unwrap();
+        }
+        writer.close(CloseCode::NORMAL, "done").await.unwrap();
+    });
+    let reader = R::spawn(async move {
+        for i in 0..N {
+            let got = reader.recv().await.unwrap().unwrap();
+            assert!(got == payload(size(i), i % 3 == 0), "message {i} differs");
+        }
+        match reader.recv().await {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::NORMAL),
+            other => panic!("expected the close echo, got {other:?}"),
+        }
+        assert!(reader.recv().await.is_none());
+    });
+    reader.await;
+    writer.await;
+    assert!(server.await.is_none());
+}
+
+/// Both ends split, each reader feeding its own writer through a channel (the chat
+/// shape): messages go both ways at once.
+pub async fn split_both_ends<R: Rt>()
+where
+    R::Io: SplitTransport,
+    WsReader<R::Io>: Send,
+    WsWriter<R::Io>: Send,
+{
+    const N: usize = 2_000;
+    let (server, client) = R::pair(Config::default(), Config::default()).await;
+    // Server: reader -> channel -> writer (an echo in two tasks).
+    let (mut s_reader, mut s_writer) = server.split();
+    let (tx, mut rx) = futures_channel::mpsc::channel::<Message>(16);
+    let s_read = R::spawn(async move {
+        let mut tx = tx;
+        while let Some(m) = s_reader.recv().await {
+            if let m @ (Message::Text(_) | Message::Binary(_)) = m.unwrap() {
+                std::future::poll_fn(|cx| tx.poll_ready(cx)).await.unwrap();
+                tx.start_send(m).unwrap();
+            }
+        }
+    });
+    let s_write = R::spawn(async move {
+        use futures_util::StreamExt;
+        loop {
+            // The writer keeps answering pings while no message is waiting.
+            let next = std::pin::pin!(rx.next());
+            let woke = match select(next, std::pin::pin!(s_writer.closed())).await {
+                Either::Left((m, _)) => Either::Left(m),
+                Either::Right((ended, _)) => Either::Right(ended),
+            };
+            match woke {
+                Either::Left(Some(m)) => s_writer.send(m).await.unwrap(),
+                Either::Left(None) => break,
+                Either::Right(ended) => return ended,
+            }
+        }
+        s_writer.closed().await
+    });
+    let (mut c_reader, mut c_writer) = client.split();
+    // The server's writer echoes a close as soon as its reader sees it, ahead of
+    // echoes still in its channel: the client closes only once it has them all.
+    let (all_back, all_back_rx) = futures_channel::oneshot::channel::<()>();
+    let c_write = R::spawn(async move {
+        for i in 0..N {
+            c_writer.send(payload(i % 700, true)).await.unwrap();
+        }
+        let all_back = std::pin::pin!(all_back_rx);
+        match select(all_back, std::pin::pin!(c_writer.closed())).await {
+            Either::Left((got, _)) => got.unwrap(),
+            Either::Right((ended, _)) => panic!("ended early: {ended:?}"),
+        }
+        c_writer.close(CloseCode(4000), "bye").await.unwrap();
+    });
+    for i in 0..N {
+        assert_eq!(
+            c_reader.recv().await.unwrap().unwrap(),
+            payload(i % 700, true)
+        );
+    }
+    all_back.send(()).unwrap();
+    match c_reader.recv().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode(4000)),
+        other => panic!("expected the close echo, got {other:?}"),
+    }
+    assert!(c_reader.recv().await.is_none());
+    c_write.await;
+    s_read.await;
+    assert!(s_write.await.is_ok());
+}
+
+/// A split client whose application only reads: its writer, left to `closed()`,
+/// answers the server's keepalive pings, and the peer's close is echoed.
+pub async fn split_pongs_while_only_reading<R: Rt>()
+where
+    R::Io: SplitTransport,
+    WsReader<R::Io>: Send,
+    WsWriter<R::Io>: Send,
+{
+    let mut server_cfg = Config::default();
+    server_cfg.ws.keepalive_interval = Some(Duration::from_millis(30));
+    // Generous: a busy 2-core CI machine must not make this fail.
+    server_cfg.ws.pong_timeout = Duration::from_secs(5);
+    let (mut server, client) = R::pair(server_cfg, Config::default()).await;
+    let (mut reader, mut writer) = client.split();
+    let writer = R::spawn(async move { writer.closed().await });
+    let reader = R::spawn(async move {
+        let mut pings = 0;
+        loop {
+            match reader.recv().await {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    assert_eq!(frame.code, CloseCode::GOING_AWAY);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(reader.recv().await.is_none());
+        pings
+    });
+    // Four pings answered, with the peer's application never sending.
+    for _ in 0..4 {
+        match server.recv().await {
+            Some(Ok(Message::Pong(_))) => {}
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+    server.close(CloseCode::GOING_AWAY, "").await.unwrap();
+    let pings = reader.await;
+    assert!(pings >= 4, "{pings} pings for 4 pongs");
+    assert!(writer.await.is_ok());
+}
+
+/// A split server's keepalive against a client that never reads: the writer gives
+/// up, and both halves report the timeout.
+pub async fn split_keepalive_timeout<R: Rt>()
+where
+    R::Io: SplitTransport,
+    WsReader<R::Io>: Send,
+    WsWriter<R::Io>: Send,
+{
+    let mut server_cfg = Config::default();
+    server_cfg.ws.keepalive_interval = Some(Duration::from_millis(50));
+    server_cfg.ws.pong_timeout = Duration::from_millis(100);
+    let (server, _silent) = R::pair(server_cfg, Config::default()).await;
+    let (mut reader, mut writer) = server.split();
+    let writer = R::spawn(async move { writer.closed().await });
+    match reader.recv().await {
+        Some(Err(Error::Protocol(tidings_ws::Error::KeepaliveTimeout))) => {}
+        other => panic!("expected a keepalive timeout, got {other:?}"),
+    }
+    assert!(reader.recv().await.is_none());
+    match writer.await {
+        Err(Error::Protocol(tidings_ws::Error::KeepaliveTimeout)) => {}
+        other => panic!("expected a keepalive timeout, got {other:?}"),
+    }
+}
+
+/// A split server that fails on a peer's oversized message: the reader reports it,
+/// the writer sends the 1009 close and shuts the transport.
+pub async fn split_limit_closes_with_1009<R: Rt>()
+where
+    R::Io: SplitTransport,
+    WsReader<R::Io>: Send,
+    WsWriter<R::Io>: Send,
+{
+    let mut server_cfg = Config::default();
+    server_cfg.ws.max_message_size = 1000;
+    let (server, mut client) = R::pair(server_cfg, Config::default()).await;
+    let (mut reader, mut writer) = server.split();
+    let writer = R::spawn(async move { writer.closed().await });
+    client.send(payload(5000, false)).await.unwrap();
+    match reader.recv().await {
+        Some(Err(e @ Error::Protocol(tidings_ws::Error::MessageTooBig { .. }))) => {
+            assert_eq!(e.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+        }
+        other => panic!("expected MessageTooBig, got {other:?}"),
+    }
+    assert!(reader.recv().await.is_none());
+    match client.recv().await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, CloseCode::MESSAGE_TOO_BIG)
+        }
+        other => panic!("expected a 1009 close, got {other:?}"),
+    }
+    assert!(client.recv().await.is_none());
+    assert!(writer.await.is_ok());
+}
+
+/// One prepared message sent to many connections, whole and split; each client gets
+/// it intact.
+pub async fn broadcast_prepared<R: Rt>()
+where
+    R::Io: SplitTransport,
+    WsReader<R::Io>: Send,
+    WsWriter<R::Io>: Send,
+{
+    const CLIENTS: usize = 8;
+    let text = "x".repeat(100_000);
+    let news = PreparedMessage::text(text.clone());
+    let mut servers = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (s, c) = R::pair(Config::default(), Config::default()).await;
+        servers.push(s);
+        clients.push(c);
+    }
+    let mut writers = Vec::new();
+    for (i, mut server) in servers.into_iter().enumerate() {
+        if i % 2 == 0 {
+            for _ in 0..3 {
+                server.send_prepared(&news).await.unwrap();
+            }
+            server.flush().await.unwrap();
+            writers.push(Either::Left(server));
+        } else {
+            let (reader, mut writer) = server.split();
+            for _ in 0..3 {
+                writer.send_prepared(&news).await.unwrap();
+            }
+            writer.flush().await.unwrap();
+            writers.push(Either::Right((reader, writer)));
+        }
+    }
+    for client in &mut clients {
+        for _ in 0..3 {
+            assert!(client.recv().await.unwrap().unwrap() == Message::text(text.clone()));
+        }
+    }
+}
+
 /// Declares one `#[test]` per suite function for a runtime.
 #[macro_export]
 macro_rules! suite {
@@ -412,6 +707,30 @@ macro_rules! suite {
         #[test]
         fn sink_and_stream() {
             <$rt>::run(common::sink_and_stream::<$rt>());
+        }
+        #[test]
+        fn split_under_load() {
+            <$rt>::run(common::split_under_load::<$rt>());
+        }
+        #[test]
+        fn split_both_ends() {
+            <$rt>::run(common::split_both_ends::<$rt>());
+        }
+        #[test]
+        fn split_pongs_while_only_reading() {
+            <$rt>::run(common::split_pongs_while_only_reading::<$rt>());
+        }
+        #[test]
+        fn split_keepalive_timeout() {
+            <$rt>::run(common::split_keepalive_timeout::<$rt>());
+        }
+        #[test]
+        fn split_limit_closes_with_1009() {
+            <$rt>::run(common::split_limit_closes_with_1009::<$rt>());
+        }
+        #[test]
+        fn broadcast_prepared() {
+            <$rt>::run(common::broadcast_prepared::<$rt>());
         }
     };
 }
