@@ -66,7 +66,13 @@ fn spawn_resuming_server(
             let events = futures_util::stream::iter(after + 1..=last)
                 .map(|n| Event::data(format!("event {n}")).id(n.to_string()));
             let mut writer = SseWriter::start(io, ServerConfig::default()).await.unwrap();
-            writer.run(events).await.unwrap();
+            // The client leaves once it has all ten events, which on the last round can
+            // happen before `run` returns; on earlier rounds a departure is a failure.
+            match writer.run(events).await {
+                Ok(()) => {}
+                Err(tidings_io::sse::Error::PeerClosed) if after + 3 >= 10 => {}
+                Err(e) => panic!("round after {after}: {e}"),
+            }
             // Mid-event: an id and data, but no blank line to dispatch them.
             let mut tcp = writer.into_inner().into_inner();
             let _ = tcp.write_all(b"id: 999\ndata: never dispatched").await;
