@@ -42,6 +42,11 @@ pub struct Config {
     /// Default `None`. [`keepalive_interval`](tidings_ws::Config::keepalive_interval)
     /// is the usual way to find dead peers; this one also ends a live but silent one.
     pub idle_timeout: Option<Duration>,
+    /// A peer that takes none of the bytes queued for it for this long is cut off:
+    /// the connection fails with [`Error::WriteTimeout`](crate::Error::WriteTimeout)
+    /// and the transport is dropped. Default 30 s. The watermarks already bound the
+    /// memory such a peer holds; this bounds how long it holds the connection.
+    pub write_timeout: Option<Duration>,
     /// How many bytes one read asks the transport for. Default 16 KiB. The space is
     /// reserved in the connection's receive buffer, which is freed again whenever the
     /// connection goes idle.
@@ -57,6 +62,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             handshake_limits: Limits::default(),
             idle_timeout: None,
+            write_timeout: Some(Duration::from_secs(30)),
             read_buffer_size: 16 * 1024,
         }
     }

@@ -37,14 +37,24 @@ pub enum Error {
     /// [`Config::idle_timeout`](crate::Config::idle_timeout); the connection was
     /// closed with 1001 (going away).
     IdleTimeout,
+    /// The peer took no bytes for
+    /// [`Config::write_timeout`](crate::Config::write_timeout) while some were queued
+    /// for it; the transport was dropped.
+    WriteTimeout,
     /// The core refused a message (e.g. a control payload over 125 bytes, or a close
     /// code that may not be sent).
     Send(tidings_ws::SendError),
     /// The connection is closing or closed: nothing more can be sent.
     Closed,
-    /// A `wss://` URL: this version of the crate has no TLS. Dial and wrap the TLS
-    /// stream yourself and call [`connect`](crate::connect) on it.
+    /// A `wss://` URL given to `connect_url` without the
+    /// `rustls` feature. Enable it, or dial and wrap the TLS stream yourself and
+    /// call [`connect`](crate::connect) on it.
     TlsUnsupported,
+    /// The TLS handshake failed (feature `rustls`): an untrusted or expired
+    /// certificate, a name mismatch, no common protocol version... The peer was
+    /// sent the matching alert.
+    #[cfg(feature = "rustls")]
+    Tls(rustls::Error),
 }
 
 impl Error {
@@ -68,11 +78,14 @@ impl fmt::Display for Error {
             Self::Rejected { status } => write!(f, "WebSocket handshake refused with {status}"),
             Self::HandshakeTimeout => f.write_str("WebSocket handshake timed out"),
             Self::IdleTimeout => f.write_str("WebSocket idle timeout: nothing received"),
+            Self::WriteTimeout => f.write_str("WebSocket write timeout: the peer does not read"),
             Self::Send(e) => write!(f, "WebSocket message refused: {e}"),
             Self::Closed => f.write_str("WebSocket connection closed"),
             Self::TlsUnsupported => {
-                f.write_str("wss:// needs TLS, which tidings-io does not provide yet")
+                f.write_str("wss:// needs TLS: enable the `rustls` feature of tidings-io")
             }
+            #[cfg(feature = "rustls")]
+            Self::Tls(e) => write!(f, "WebSocket TLS handshake failed: {e}"),
         }
     }
 }
@@ -84,6 +97,8 @@ impl std::error::Error for Error {
             Self::Protocol(e) => Some(e),
             Self::Handshake(e) => Some(e),
             Self::Send(e) => Some(e),
+            #[cfg(feature = "rustls")]
+            Self::Tls(e) => Some(e),
             _ => None,
         }
     }

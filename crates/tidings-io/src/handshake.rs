@@ -1,5 +1,6 @@
-//! The opening handshake on a transport: [`accept`] for servers, [`connect`] for
-//! clients, and [`connect_url`] to dial a `ws://` URL on tokio.
+//! The opening handshake on a transport: [`accept`] for servers ([`accept_parsed`]
+//! when the server read the head itself), [`connect`] for clients, and
+//! `connect_url` to dial a `ws://` or `wss://` URL on tokio.
 //!
 //! All HTTP is `tidings-handshake`'s; this module only moves bytes under a deadline
 //! ([`Config::handshake_timeout`], which a slowloris peer sending one byte at a time
@@ -94,7 +95,84 @@ where
             return reject(io, rejection, deadline).await;
         }
     };
-    let protocol = match decide(&request) {
+    finish_accept(io, &request, &leftover, config, decide, deadline).await
+}
+
+/// Accepts a WebSocket on `io` from a request head you already parsed, for a
+/// server that reads the head itself to route it (a page, an event stream and a
+/// WebSocket on one port): parse with [`RequestParser`], and give this the
+/// [`Request::Upgrade`] and the bytes read past the head (`leftover`: they may
+/// already be frames).
+///
+/// Writes `101 Switching Protocols` within [`Config::handshake_timeout`].
+///
+/// ```no_run
+/// use tidings_handshake::{Parsed, Request, RequestParser, Status};
+/// use tidings_io::{Config, Tokio};
+/// use tokio::io::AsyncReadExt;
+///
+/// # async fn run(mut tcp: tokio::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut parser = RequestParser::new();
+/// let mut buf = vec![0; 4096];
+/// let n = tcp.read(&mut buf).await?;
+/// if let Status::Complete(Parsed { head: Request::Upgrade(request), consumed }) =
+///     parser.parse(&buf[..n])?
+/// {
+///     let leftover = &buf[consumed..n];
+///     let ws = tidings_io::accept_parsed(Tokio::new(tcp), &request, leftover, Config::default())
+///         .await?;
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Io`], [`Error::HandshakeTimeout`].
+pub async fn accept_parsed<S: Transport>(
+    io: S,
+    request: &UpgradeRequest,
+    leftover: &[u8],
+    config: Config,
+) -> Result<WebSocket<S>, Error> {
+    accept_parsed_with(io, request, leftover, config, |_| Ok(None)).await
+}
+
+/// [`accept_parsed`] with a `decide` hook, as in [`accept_with`]: choose a
+/// subprotocol, or refuse with a [`Rejection`] (sent, and returned as
+/// [`Error::Rejected`]).
+///
+/// # Errors
+///
+/// As [`accept_with`], less the errors of reading the head.
+pub async fn accept_parsed_with<S, F>(
+    io: S,
+    request: &UpgradeRequest,
+    leftover: &[u8],
+    config: Config,
+    decide: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: Transport,
+    F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
+{
+    let deadline = io.now() + config.handshake_timeout;
+    finish_accept(io, request, leftover, config, decide, deadline).await
+}
+
+/// Asks `decide`, answers the request, and starts the connection.
+async fn finish_accept<S, F>(
+    mut io: S,
+    request: &UpgradeRequest,
+    leftover: &[u8],
+    config: Config,
+    decide: F,
+    deadline: Duration,
+) -> Result<WebSocket<S>, Error>
+where
+    S: Transport,
+    F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
+{
+    let protocol = match decide(request) {
         Ok(protocol) => protocol,
         Err(rejection) => return reject(io, Ok(rejection), deadline).await,
     };
@@ -114,7 +192,7 @@ where
     }
     write_all(&mut io, &answer, deadline).await?;
     let conn = Connection::server(ws_config(&config));
-    Ok(WebSocket::from_parts(io, conn, config, protocol, &leftover))
+    Ok(WebSocket::from_parts(io, conn, config, protocol, leftover))
 }
 
 /// Opens a WebSocket on `io`, already connected to the host of `url` (`ws://` or,
@@ -167,30 +245,88 @@ pub async fn connect_with<S: Transport>(
     Ok(WebSocket::from_parts(io, conn, config, protocol, &leftover))
 }
 
-/// Dials `url` (`ws://host:port/path`) over TCP, with `TCP_NODELAY`, and opens a
-/// WebSocket on it. A `wss://` URL is refused with [`Error::TlsUnsupported`].
+/// Dials `url` over TCP, with `TCP_NODELAY`, and opens a WebSocket on it.
 ///
-/// The handshake timeout covers the TCP connect too.
+/// A `ws://` URL is plain TCP. A `wss://` URL runs TLS first, with the URL's host as
+/// the server name and `tls::client_config` (the
+/// `webpki-roots` anchors) when the `rustls` feature is on, and is refused with
+/// [`Error::TlsUnsupported`] when it is off. For other trust anchors (a private CA,
+/// a test certificate), use `connect_url_with_tls`. The handshake timeout covers
+/// the TCP connect and the TLS handshake, then again the WebSocket handshake.
+///
+/// # Errors
+///
+/// [`Error::Handshake`] for a malformed URL, [`Error::Io`] when the dial fails,
+/// `Error::Tls` when TLS does, [`Error::HandshakeTimeout`], and the errors of
+/// [`connect_with`].
 #[cfg(feature = "tokio")]
 pub async fn connect_url(
     url: &str,
     config: Config,
-) -> Result<WebSocket<crate::Tokio<tokio::net::TcpStream>>, Error> {
+) -> Result<WebSocket<crate::Tokio<crate::MaybeTlsStream>>, Error> {
     let builder = ClientBuilder::new(url)?;
+    #[cfg(feature = "rustls")]
+    let tls = builder.uri().is_secure().then(crate::tls::client_config);
+    #[cfg(not(feature = "rustls"))]
     if builder.uri().is_secure() {
         return Err(Error::TlsUnsupported);
     }
+    dial_and_connect(
+        builder,
+        config,
+        #[cfg(feature = "rustls")]
+        tls,
+    )
+    .await
+}
+
+/// [`connect_url`], with `tls` as the TLS client config for a `wss://` URL (it is
+/// not used for `ws://`).
+///
+/// Build `tls` with [`tls::provider`](crate::tls::provider), so the crypto
+/// provider is explicit; see [`tls`](crate::tls) for an example with a private CA.
+///
+/// # Errors
+///
+/// As [`connect_url`].
+#[cfg(feature = "rustls")]
+pub async fn connect_url_with_tls(
+    url: &str,
+    config: Config,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<WebSocket<crate::Tokio<crate::MaybeTlsStream>>, Error> {
+    let builder = ClientBuilder::new(url)?;
+    let tls = builder.uri().is_secure().then_some(tls);
+    dial_and_connect(builder, config, tls).await
+}
+
+/// Dials the builder's host, under TLS when `tls` is given, then runs the handshake.
+#[cfg(feature = "tokio")]
+async fn dial_and_connect(
+    builder: ClientBuilder,
+    config: Config,
+    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+) -> Result<WebSocket<crate::Tokio<crate::MaybeTlsStream>>, Error> {
     let uri = builder.uri();
-    let dial = tokio::net::TcpStream::connect((uri.host(), uri.port()));
-    let tcp = tokio::time::timeout(config.handshake_timeout, dial)
-        .await
-        .map_err(|_| Error::HandshakeTimeout)??;
-    tcp.set_nodelay(true)?;
-    connect_with(crate::Tokio::new(tcp), builder, config).await
+    let dial = crate::stream::dial(
+        uri.host(),
+        uri.port(),
+        #[cfg(feature = "rustls")]
+        tls,
+    );
+    let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
+        Err(_) => return Err(Error::HandshakeTimeout),
+        Ok(Ok(stream)) => stream,
+        #[cfg(feature = "rustls")]
+        Ok(Err(e)) => return Err(crate::tls::rustls_error(e).map_or_else(Error::Io, Error::Tls)),
+        #[cfg(not(feature = "rustls"))]
+        Ok(Err(e)) => return Err(Error::Io(e)),
+    };
+    connect_with(crate::Tokio::new(stream), builder, config).await
 }
 
 /// The core's config as this binding runs it: whole messages only.
-fn ws_config(config: &Config) -> tidings_ws::Config {
+pub(crate) fn ws_config(config: &Config) -> tidings_ws::Config {
     let mut ws = config.ws.clone();
     ws.receive_chunks = false;
     ws

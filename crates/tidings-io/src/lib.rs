@@ -33,7 +33,15 @@
 //! writes the pongs and the close echo). Broadcast: [`WebSocket::send_prepared`] with a
 //! [`PreparedMessage`], encoded once for every connection.
 //!
-//! Not yet here (see issue 5): TLS (`wss://`).
+//! TLS: the `rustls` feature makes `connect_url` dial `wss://` (and
+//! `sse::TlsDialer` `https://`) with rustls and an explicitly chosen crypto
+//! provider; a server wraps its TLS stream like any other (`tls` module docs).
+//! Runnable servers are in `examples/`: echo on tokio (`echo_tokio`) and on smol
+//! (`echo_smol`), a chat room using broadcast (`chat`), one port serving a page,
+//! SSE and WebSocket (`one_port`, with [`accept_parsed`] and
+//! `sse::Request::from_head` for a head the server parsed itself), and tidings
+//! inside an axum app (`axum`, with [`WebSocket::from_upgraded`]). Each file's
+//! first lines give the command that runs it.
 //!
 //! # A server
 //!
@@ -88,11 +96,15 @@
 //! # Features
 //!
 //! - `tokio` (default): `Tokio`, for tokio streams and `tokio::time`, and
-//!   `connect_url`.
+//!   `connect_url` (`ws://`; the stream it dials is a `MaybeTlsStream`).
 //! - `futures-io`: `FuturesIo`, for futures-io streams and `async-io` timers.
 //! - `http-body`: `sse::SseBody`, an `http_body::Body` of events.
+//! - `rustls` (implies `tokio`): `wss://` in `connect_url` and
+//!   `connect_url_with_tls`, `https://` with `sse::TlsDialer`, and the `tls`
+//!   module (rustls 0.23 with its `ring` provider, `webpki-roots` anchors).
 //!
-//! Both can be on at once. With neither, the crate has no [`Transport`] to run on.
+//! `tokio` and `futures-io` can be on at once. With neither, the crate has no
+//! [`Transport`] to run on.
 //!
 //! To run the sans-IO crates on a runtime of your own, see `docs/integrating.md`.
 #![forbid(unsafe_code)]
@@ -103,6 +115,10 @@ mod error;
 mod handshake;
 mod split;
 pub mod sse;
+#[cfg(feature = "tokio")]
+mod stream;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod transport;
 mod websocket;
 
@@ -110,8 +126,14 @@ pub use config::Config;
 pub use error::Error;
 #[cfg(feature = "tokio")]
 pub use handshake::connect_url;
-pub use handshake::{accept, accept_with, connect, connect_with};
+#[cfg(feature = "rustls")]
+pub use handshake::connect_url_with_tls;
+pub use handshake::{
+    accept, accept_parsed, accept_parsed_with, accept_with, connect, connect_with,
+};
 pub use split::{SIGNAL_QUEUE, WsReader, WsWriter};
+#[cfg(feature = "tokio")]
+pub use stream::MaybeTlsStream;
 #[cfg(feature = "futures-io")]
 pub use transport::FuturesIo;
 #[cfg(feature = "tokio")]
@@ -120,4 +142,4 @@ pub use transport::{SplitTransport, Transport};
 pub use websocket::{Message, WebSocket};
 
 pub use tidings_handshake::{ClientBuilder, Rejection, UpgradeRequest};
-pub use tidings_ws::{CloseCode, CloseFrame, PreparedMessage, Utf8Bytes};
+pub use tidings_ws::{CloseCode, CloseFrame, PreparedMessage, Role, Utf8Bytes};

@@ -471,7 +471,7 @@ impl<S: Split> WsWriter<S> {
             let half = &mut self.half;
             if let Poll::Ready(Err(e)) = self
                 .out
-                .poll_write(cx, &mut self.io, || half.poll_transmit(now))
+                .poll_write(cx, &mut self.io, now, || half.poll_transmit(now))
             {
                 self.finish(Some(Error::Io(e)));
                 continue;
@@ -521,7 +521,9 @@ impl<S: Split> WsWriter<S> {
             (Some(idle), State::Open) => Some(self.shared.last_received() + idle),
             _ => None,
         };
-        [self.half.poll_timeout(), idle, self.linger]
+        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
+        let write = stalled.map(|(timeout, since)| since + timeout);
+        [self.half.poll_timeout(), idle, self.linger, write]
             .into_iter()
             .flatten()
             .min()
@@ -529,6 +531,12 @@ impl<S: Split> WsWriter<S> {
 
     fn fire_timers(&mut self, now: Duration) {
         self.half.handle_timeout(now);
+        if self.write_timed_out(now) {
+            // The peer takes nothing: what is queued will never leave.
+            self.out.clear();
+            self.finish(Some(Error::WriteTimeout));
+            return;
+        }
         if self.linger.is_some_and(|at| at <= now) {
             self.linger = None;
             if !self.out.is_empty() || self.half.has_transmit() {
@@ -542,6 +550,11 @@ impl<S: Split> WsWriter<S> {
                 self.failure.get_or_insert(Error::IdleTimeout);
             }
         }
+    }
+
+    fn write_timed_out(&self, now: Duration) -> bool {
+        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
+        stalled.is_some_and(|(timeout, since)| since + timeout <= now)
     }
 
     /// The connection is over on the writer's side: tell the reader.
@@ -563,6 +576,7 @@ fn copy_error(e: &Error) -> Error {
         Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
         Error::Protocol(e) => Error::Protocol(*e),
         Error::IdleTimeout => Error::IdleTimeout,
+        Error::WriteTimeout => Error::WriteTimeout,
         _ => Error::Closed,
     }
 }

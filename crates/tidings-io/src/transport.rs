@@ -129,7 +129,8 @@ pub(crate) mod sealed {
 /// reading and a writing half.
 ///
 /// The halves are lock-free for the streams that have owned halves, found at run
-/// time: tokio's `TcpStream` and `UnixStream` (`into_split`), and smol's / async-net's
+/// time: tokio's `TcpStream`, `UnixStream` (`into_split`) and a plain
+/// `MaybeTlsStream`, and smol's / async-net's
 /// `TcpStream` and `UnixStream` (shared handles). Any other stream (a TLS stream, a
 /// hyper upgrade...) is shared between the halves behind a mutex, taken for the
 /// duration of each single non-blocking read or write call: uncontended unless both
@@ -197,6 +198,7 @@ pub use self::tokio_rt::Tokio;
 #[cfg(feature = "tokio")]
 mod tokio_rt {
     use super::*;
+    use crate::stream::MaybeTlsStream;
     use std::future::Future;
     use std::pin::Pin;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -317,6 +319,20 @@ mod tokio_rt {
     type UnixWrite = std::convert::Infallible;
     use tokio::net::tcp::{OwnedReadHalf as TcpRead, OwnedWriteHalf as TcpWrite};
 
+    /// Takes the TCP stream out of `slot` if `T` is [`MaybeTlsStream`] and the stream
+    /// is plain; a TLS stream stays where it is.
+    fn take_plain_tcp<T: 'static>(slot: &mut Option<T>) -> Option<tokio::net::TcpStream> {
+        let slot = (slot as &mut dyn std::any::Any).downcast_mut::<Option<MaybeTlsStream>>()?;
+        match slot.take()? {
+            MaybeTlsStream::Plain(tcp) => Some(tcp),
+            #[allow(unreachable_patterns)] // Reachable with the `rustls` feature.
+            other => {
+                *slot = Some(other);
+                None
+            }
+        }
+    }
+
     /// The reading half of a split [`Tokio`] transport.
     #[derive(Debug)]
     #[allow(unreachable_pub)] // Named only through the sealed `Split` trait.
@@ -340,7 +356,9 @@ mod tokio_rt {
 
         fn split(self) -> (Self::ReadHalf, Self::WriteHalf) {
             let mut slot = Some(self.io);
-            let (read, write) = if let Some(tcp) = take_as::<tokio::net::TcpStream, T>(&mut slot) {
+            let tcp = take_as::<tokio::net::TcpStream, T>(&mut slot)
+                .or_else(|| take_plain_tcp(&mut slot));
+            let (read, write) = if let Some(tcp) = tcp {
                 let (r, w) = tcp.into_split();
                 (Side::Tcp(r), Side::Tcp(w))
             } else {

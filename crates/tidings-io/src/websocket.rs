@@ -33,7 +33,9 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tidings_ws::{CloseCode, CloseFrame, Connection, Event, PreparedMessage, State, Utf8Bytes};
+use tidings_ws::{
+    CloseCode, CloseFrame, Connection, Event, PreparedMessage, Role, State, Utf8Bytes,
+};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -135,6 +137,18 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
+    /// Wraps a stream whose opening handshake was done by someone else: a hyper or
+    /// axum upgrade (`hyper::upgrade::on`, answered with
+    /// `tidings_handshake::Accept::to_http`), or a handshake of your own.
+    /// `protocol` is the subprotocol that handshake agreed on, if any.
+    ///
+    /// No byte is read or written here; frames start at the stream's next byte.
+    /// The `examples/axum.rs` example shows the whole path inside an axum app.
+    pub fn from_upgraded(io: S, role: Role, config: Config, protocol: Option<String>) -> Self {
+        let conn = Connection::new(role, crate::handshake::ws_config(&config));
+        Self::from_parts(io, conn, config, protocol, &[])
+    }
+
     /// The subprotocol agreed in the handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
@@ -191,7 +205,7 @@ impl<S: Transport> WebSocket<S> {
     pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
         poll_fn(|cx| self.poll_ready_send(cx)).await?;
         if self.finished {
-            return Err(Error::Closed);
+            return Err(self.ended());
         }
         self.conn.send_prepared(message)?;
         let high = self.config.write_high_watermark;
@@ -341,7 +355,7 @@ impl<S: Transport> WebSocket<S> {
     /// the queue is above the high watermark, until it is at the low watermark.
     pub fn poll_ready_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.finished || self.conn.state() != State::Open {
-            return Poll::Ready(Err(Error::Closed));
+            return Poll::Ready(Err(self.ended()));
         }
         let high = self.config.write_high_watermark;
         if self.buffered_amount() > high {
@@ -359,14 +373,14 @@ impl<S: Transport> WebSocket<S> {
     /// timers running meanwhile.
     fn poll_drain_to(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
         loop {
+            if self.finished {
+                return Poll::Ready(Err(self.ended()));
+            }
             if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
                 return Poll::Ready(Err(self.io_failed(e)));
             }
             if self.buffered_amount() <= limit {
                 return Poll::Ready(Ok(()));
-            }
-            if self.finished {
-                return Poll::Ready(Err(Error::Closed));
             }
             let now = self.io.now();
             match self.next_deadline() {
@@ -384,7 +398,7 @@ impl<S: Transport> WebSocket<S> {
     /// [`poll_ready_send`](Self::poll_ready_send) returned `Ready(Ok(()))`.
     fn start_send_message(&mut self, message: Message) -> Result<(), Error> {
         if self.finished {
-            return Err(Error::Closed);
+            return Err(self.ended());
         }
         let sent = match message {
             Message::Text(text) => self.conn.send_text(text),
@@ -428,7 +442,7 @@ impl<S: Transport> WebSocket<S> {
         let now = self.io.now();
         let conn = &mut self.conn;
         self.out
-            .poll_write(cx, &mut self.io, || conn.poll_transmit(now))
+            .poll_write(cx, &mut self.io, now, || conn.poll_transmit(now))
     }
 
     /// The earliest of the core's deadline and this crate's own.
@@ -437,7 +451,9 @@ impl<S: Transport> WebSocket<S> {
             (Some(idle), State::Open) => Some(self.last_received + idle),
             _ => None,
         };
-        [self.conn.poll_timeout(), idle, self.linger]
+        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
+        let write = stalled.map(|(timeout, since)| since + timeout);
+        [self.conn.poll_timeout(), idle, self.linger, write]
             .into_iter()
             .flatten()
             .min()
@@ -445,6 +461,14 @@ impl<S: Transport> WebSocket<S> {
 
     fn fire_timers(&mut self, now: Duration) {
         self.conn.handle_timeout(now);
+        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
+        if stalled.is_some_and(|(timeout, since)| since + timeout <= now) {
+            // The peer takes nothing: what is queued will never leave.
+            self.out.clear();
+            self.failure.get_or_insert(Error::WriteTimeout);
+            self.finished = true;
+            return;
+        }
         if self.linger.is_some_and(|at| at <= now) {
             // The peer would not take the close frame: drop it and end.
             self.linger = None;
@@ -470,6 +494,15 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
+    /// Why nothing more can be sent: a write timeout says so, anything else is
+    /// reported by `recv`.
+    fn ended(&self) -> Error {
+        match self.failure {
+            Some(Error::WriteTimeout) => Error::WriteTimeout,
+            _ => Error::Closed,
+        }
+    }
+
     /// The transport cannot be written: the stream is over.
     fn io_failed(&mut self, e: io::Error) -> Error {
         self.finished = true;
@@ -487,6 +520,9 @@ pub(crate) struct Outbox {
     len: usize,
     /// Bytes were written since the last flush.
     unflushed: bool,
+    /// When the transport last refused bytes we had in hand, if it has taken none
+    /// since (the write timeout counts from here).
+    stalled_since: Option<Duration>,
 }
 
 impl Outbox {
@@ -497,6 +533,18 @@ impl Outbox {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Since when the transport has taken none of the bytes in hand, if it is stuck.
+    pub(crate) fn stalled_since(&self) -> Option<Duration> {
+        self.stalled_since
+    }
+
+    /// Drops everything in hand: the peer will not take it.
+    pub(crate) fn clear(&mut self) {
+        self.chunks = VecDeque::new();
+        self.len = 0;
+        self.stalled_since = None;
     }
 
     /// Drops the chunk list's memory once it is empty and large.
@@ -513,6 +561,7 @@ impl Outbox {
         &mut self,
         cx: &mut Context<'_>,
         io: &mut W,
+        now: Duration,
         mut transmit: impl FnMut() -> Option<Bytes>,
     ) -> Poll<io::Result<()>> {
         loop {
@@ -528,6 +577,7 @@ impl Outbox {
                 }
             }
             if self.chunks.is_empty() {
+                self.stalled_since = None;
                 if self.unflushed {
                     ready!(io.poll_flush(cx))?;
                     self.unflushed = false;
@@ -539,7 +589,14 @@ impl Outbox {
             for (slot, chunk) in iov.iter_mut().zip(&self.chunks) {
                 *slot = IoSlice::new(chunk);
             }
-            let mut written = ready!(io.poll_write_vectored(cx, &iov[..n]))?;
+            let mut written = match io.poll_write_vectored(cx, &iov[..n]) {
+                Poll::Ready(result) => result?,
+                Poll::Pending => {
+                    self.stalled_since.get_or_insert(now);
+                    return Poll::Pending;
+                }
+            };
+            self.stalled_since = None;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }

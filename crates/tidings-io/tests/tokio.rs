@@ -178,9 +178,52 @@ async fn send_blocks_at_watermark_when_peer_never_reads() {
     assert!(server.buffered_amount() > 0);
 }
 
-/// `connect_url` dials TCP; `wss://` is refused clearly.
+/// A peer that never reads is cut off: once the transport has taken nothing for
+/// `write_timeout`, `send` fails with `WriteTimeout`, and so does the stream.
+#[tokio::test]
+async fn never_reading_peer_is_cut_off_at_the_write_timeout() {
+    let mut config = Config::default();
+    config.write_timeout = Some(Duration::from_millis(300));
+    let (mut server, _never_reads) = TokioRt::pair(config, Config::default()).await;
+    let error = loop {
+        let send = server.send(payload(256 * 1024, false));
+        match tokio::time::timeout(Duration::from_secs(20), send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => break e,
+            Err(_) => panic!("send waited far past the write timeout"),
+        }
+    };
+    assert!(matches!(error, Error::WriteTimeout), "{error:?}");
+    assert!(matches!(
+        server.recv().await,
+        Some(Err(Error::WriteTimeout))
+    ));
+    assert!(server.recv().await.is_none());
+}
+
+/// The same through the split writer.
+#[tokio::test]
+async fn never_reading_peer_is_cut_off_by_the_split_writer() {
+    let mut config = Config::default();
+    config.write_timeout = Some(Duration::from_millis(300));
+    let (server, _never_reads) = TokioRt::pair(config, Config::default()).await;
+    let (_reader, mut writer) = server.split();
+    let error = loop {
+        let send = writer.send(payload(256 * 1024, false));
+        match tokio::time::timeout(Duration::from_secs(20), send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => break e,
+            Err(_) => panic!("send waited far past the write timeout"),
+        }
+    };
+    assert!(matches!(error, Error::WriteTimeout), "{error:?}");
+}
+
+/// `connect_url` dials TCP; without the `rustls` feature, `wss://` is refused
+/// clearly (with it, see `tests/tls.rs`).
 #[tokio::test]
 async fn connect_url_dials_and_refuses_wss() {
+    #[cfg(not(feature = "rustls"))]
     assert!(matches!(
         tidings_io::connect_url("wss://127.0.0.1:1/", Config::default()).await,
         Err(Error::TlsUnsupported)
@@ -273,4 +316,27 @@ fn split_halves_are_send() {
     send::<tidings_io::WsWriter<Tokio<TcpStream>>>();
     send::<tidings_io::WsReader<Tokio<tokio::io::DuplexStream>>>();
     send::<tidings_io::WsWriter<Tokio<tokio::io::DuplexStream>>>();
+}
+
+/// `from_upgraded` skips the handshake: both roles on an in-memory pipe, the
+/// client masking and the server not, with the agreed subprotocol kept.
+#[tokio::test]
+async fn from_upgraded_runs_both_roles_without_a_handshake() {
+    use tidings_io::{Role, WebSocket};
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let mut server = WebSocket::from_upgraded(Tokio::new(a), Role::Server, Config::default(), None);
+    let proto = Some("chat.v1".to_owned());
+    let mut client =
+        WebSocket::from_upgraded(Tokio::new(b), Role::Client, Config::default(), proto);
+    assert_eq!(client.protocol(), Some("chat.v1"));
+    client.send(Message::text("up")).await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("up"));
+    server.send(Message::binary(vec![1, 2])).await.unwrap();
+    assert_eq!(
+        client.recv().await.unwrap().unwrap(),
+        Message::binary(vec![1, 2])
+    );
+    let echo = tokio::spawn(common::echo(server));
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    assert!(echo.await.unwrap().is_none());
 }

@@ -111,7 +111,7 @@ pub trait Dial {
     fn dial(&mut self, url: &Url) -> Self::Future;
 
     /// Whether this dialer speaks TLS, so `https://` URLs can be used. Closures say
-    /// yes; [`TcpDialer`] says no.
+    /// yes; `TcpDialer` says no.
     fn tls(&self) -> bool {
         true
     }
@@ -153,6 +153,68 @@ impl Dial for TcpDialer {
 
     fn tls(&self) -> bool {
         false
+    }
+}
+
+/// Dials `http://` over TCP and `https://` over TLS on tokio (feature `rustls`), with
+/// `TCP_NODELAY` and the URL's host as the TLS server name.
+///
+/// [`TlsDialer::default`] trusts the `webpki-roots` anchors
+/// ([`tls::client_config`](crate::tls::client_config)); [`TlsDialer::new`] takes a
+/// config of yours (a private CA, a test certificate). A redirect may go from
+/// `http` to `https`, never back.
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use tidings_io::sse::{ClientConfig, EventSource, TlsDialer};
+///
+/// # async fn run() -> Result<(), tidings_io::sse::Error> {
+/// let url = "https://example.com/events";
+/// let mut events = EventSource::new(url, TlsDialer::default(), ClientConfig::default())?;
+/// while let Some(event) = events.next().await {
+///     println!("{}", event?.data());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// A TLS failure (an untrusted certificate...) is a network error to the
+/// `EventSource`, which reconnects after the reconnection time, as for a refused
+/// connection; dial once with [`Dial::dial`] to see the `rustls::Error` itself.
+#[cfg(feature = "rustls")]
+#[derive(Debug, Clone)]
+pub struct TlsDialer {
+    config: std::sync::Arc<rustls::ClientConfig>,
+}
+
+#[cfg(feature = "rustls")]
+impl TlsDialer {
+    /// A dialer using `config` for `https://` (build it with
+    /// [`tls::provider`](crate::tls::provider)).
+    #[must_use]
+    pub fn new(config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        Self { config }
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl Default for TlsDialer {
+    fn default() -> Self {
+        Self::new(crate::tls::client_config())
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl Dial for TlsDialer {
+    type Io = crate::Tokio<crate::MaybeTlsStream>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Io>> + Send>>;
+
+    fn dial(&mut self, url: &Url) -> Self::Future {
+        let (host, port) = (url.host().to_owned(), url.port());
+        let tls = url.is_https().then(|| self.config.clone());
+        Box::pin(async move {
+            let stream = crate::stream::dial(&host, port, tls).await?;
+            Ok(crate::Tokio::new(stream))
+        })
     }
 }
 

@@ -92,6 +92,8 @@ pub use body::Ticks;
 pub use body::{Never, SseBody};
 #[cfg(feature = "tokio")]
 pub use client::TcpDialer;
+#[cfg(feature = "rustls")]
+pub use client::TlsDialer;
 pub use client::{ClientConfig, Dial, EventSource};
 pub use clock::Runtime;
 pub use server::{Request, ServerConfig, SseWriter, read_request};
@@ -231,7 +233,8 @@ pub enum Error {
     Redirect,
     /// Local: the URL is not an `http://` or `https://` URL this client can use.
     Url(tidings_handshake::UriError),
-    /// Local: an `https://` URL, and the dialer has no TLS (see [`Dial::tls`]).
+    /// Local: an `https://` URL, and the dialer has no TLS (see [`Dial::tls`]; the
+    /// `rustls` feature has `TlsDialer`).
     TlsUnsupported,
     /// Local: a [`ClientConfig::headers`] entry is not a valid header.
     InvalidHeader,

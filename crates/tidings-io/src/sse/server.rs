@@ -69,6 +69,22 @@ pub struct Request {
 }
 
 impl Request {
+    /// An event stream request from a head you already parsed with
+    /// [`RequestParser`], for a server that routes requests itself (then
+    /// [`SseWriter::start`] answers it). [`read_request`] is this plus the reading.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sse`] for an invalid `Last-Event-ID`; answer it with
+    /// [`Error::status`] (400). Nothing is written here.
+    pub fn from_head(head: PlainRequest) -> Result<Self, Error> {
+        let last_event_id = head::last_event_id(head.headers().iter())?.map(str::to_owned);
+        Ok(Self {
+            head,
+            last_event_id,
+        })
+    }
+
     /// The method, e.g. `GET`.
     #[must_use]
     pub fn method(&self) -> &str {
@@ -143,17 +159,13 @@ pub async fn read_request<S: Transport>(
             return Err(Error::Status(400));
         }
     };
-    let last_event_id = match head::last_event_id(head.headers().iter()) {
-        Ok(id) => id.map(str::to_owned),
+    match Request::from_head(head) {
+        Ok(request) => Ok(request),
         Err(e) => {
             let _ = refuse(io, 400, deadline).await;
-            return Err(Error::Sse(e));
+            Err(e)
         }
-    };
-    Ok(Request {
-        head,
-        last_event_id,
-    })
+    }
 }
 
 /// The response side of an event stream on a transport.
