@@ -9,7 +9,7 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::task::{Context, Poll, ready};
+
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -20,7 +20,7 @@ use tidings_ws::Connection;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::transport::Transport;
+use crate::transport::{Bounded, Transport, read_before, write_all_before};
 use crate::websocket::WebSocket;
 
 /// How much of the head one read asks for. The parser takes the head in pieces of any
@@ -349,53 +349,31 @@ async fn reject<S: Transport, T>(
     })
 }
 
-/// Ready when the deadline has passed.
-fn poll_deadline<S: Transport>(
-    io: &mut S,
-    cx: &mut Context<'_>,
-    deadline: Duration,
-) -> Poll<Error> {
-    if io.now() >= deadline {
-        return Poll::Ready(Error::HandshakeTimeout);
-    }
-    io.poll_sleep_until(cx, deadline)
-        .map(|()| Error::HandshakeTimeout)
-}
-
 /// Reads some bytes (appended to `buf`) before `deadline`.
 async fn read_some<S: Transport>(
     io: &mut S,
     buf: &mut BytesMut,
     deadline: Duration,
 ) -> Result<usize, Error> {
-    poll_fn(|cx| {
-        if let Poll::Ready(e) = poll_deadline(io, cx, deadline) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(ready!(io.poll_read_into(cx, buf, HEAD_READ))?))
-    })
-    .await
+    read_before(io, buf, HEAD_READ, deadline)
+        .await
+        .map_err(handshake_error)
 }
 
 /// Writes and flushes `bytes` before `deadline`.
 async fn write_all<S: Transport>(
     io: &mut S,
-    mut bytes: &[u8],
+    bytes: &[u8],
     deadline: Duration,
 ) -> Result<(), Error> {
-    poll_fn(|cx| {
-        if let Poll::Ready(e) = poll_deadline(io, cx, deadline) {
-            return Poll::Ready(Err(e));
-        }
-        while !bytes.is_empty() {
-            let n = ready!(io.poll_write_vectored(cx, &[io::IoSlice::new(bytes)]))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
-            }
-            bytes = &bytes[n..];
-        }
-        ready!(io.poll_flush(cx))?;
-        Poll::Ready(Ok(()))
-    })
-    .await
+    write_all_before(io, bytes, deadline)
+        .await
+        .map_err(handshake_error)
+}
+
+fn handshake_error(e: Bounded) -> Error {
+    match e {
+        Bounded::TimedOut => Error::HandshakeTimeout,
+        Bounded::Io(e) => Error::Io(e),
+    }
 }

@@ -521,8 +521,7 @@ impl<S: Split> WsWriter<S> {
             (Some(idle), State::Open) => Some(self.shared.last_received() + idle),
             _ => None,
         };
-        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
-        let write = stalled.map(|(timeout, since)| since + timeout);
+        let write = self.out.write_deadline(self.config.write_timeout);
         [self.half.poll_timeout(), idle, self.linger, write]
             .into_iter()
             .flatten()
@@ -531,7 +530,7 @@ impl<S: Split> WsWriter<S> {
 
     fn fire_timers(&mut self, now: Duration) {
         self.half.handle_timeout(now);
-        if self.write_timed_out(now) {
+        if self.out.write_timed_out(self.config.write_timeout, now) {
             // The peer takes nothing: what is queued will never leave.
             self.out.clear();
             self.finish(Some(Error::WriteTimeout));
@@ -550,11 +549,6 @@ impl<S: Split> WsWriter<S> {
                 self.failure.get_or_insert(Error::IdleTimeout);
             }
         }
-    }
-
-    fn write_timed_out(&self, now: Duration) -> bool {
-        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
-        stalled.is_some_and(|(timeout, since)| since + timeout <= now)
     }
 
     /// The connection is over on the writer's side: tell the reader.

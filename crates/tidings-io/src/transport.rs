@@ -680,3 +680,61 @@ mod futures_rt {
         }
     }
 }
+
+/// Why an exchange bounded by a deadline (an opening handshake, a request head)
+/// ended early.
+#[derive(Debug)]
+pub(crate) enum Bounded {
+    /// The deadline passed first.
+    TimedOut,
+    /// The transport failed.
+    Io(io::Error),
+}
+
+/// Ready once `deadline` has passed on the transport's clock.
+fn poll_passed<S: Transport>(io: &mut S, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
+    if io.now() >= deadline {
+        return Poll::Ready(());
+    }
+    io.poll_sleep_until(cx, deadline)
+}
+
+/// Reads at most `max` bytes, appended to `buf`, before `deadline`.
+pub(crate) async fn read_before<S: Transport>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    max: usize,
+    deadline: Duration,
+) -> Result<usize, Bounded> {
+    std::future::poll_fn(|cx| {
+        if poll_passed(io, cx, deadline).is_ready() {
+            return Poll::Ready(Err(Bounded::TimedOut));
+        }
+        io.poll_read_into(cx, buf, max).map_err(Bounded::Io)
+    })
+    .await
+}
+
+/// Writes and flushes all of `bytes` before `deadline`.
+pub(crate) async fn write_all_before<S: Transport>(
+    io: &mut S,
+    mut bytes: &[u8],
+    deadline: Duration,
+) -> Result<(), Bounded> {
+    std::future::poll_fn(|cx| {
+        if poll_passed(io, cx, deadline).is_ready() {
+            return Poll::Ready(Err(Bounded::TimedOut));
+        }
+        while !bytes.is_empty() {
+            let n = std::task::ready!(io.poll_write_vectored(cx, &[IoSlice::new(bytes)]))
+                .map_err(Bounded::Io)?;
+            if n == 0 {
+                return Poll::Ready(Err(Bounded::Io(io::ErrorKind::WriteZero.into())));
+            }
+            bytes = &bytes[n..];
+        }
+        std::task::ready!(io.poll_flush(cx)).map_err(Bounded::Io)?;
+        Poll::Ready(Ok(()))
+    })
+    .await
+}

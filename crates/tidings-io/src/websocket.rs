@@ -451,8 +451,7 @@ impl<S: Transport> WebSocket<S> {
             (Some(idle), State::Open) => Some(self.last_received + idle),
             _ => None,
         };
-        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
-        let write = stalled.map(|(timeout, since)| since + timeout);
+        let write = self.out.write_deadline(self.config.write_timeout);
         [self.conn.poll_timeout(), idle, self.linger, write]
             .into_iter()
             .flatten()
@@ -461,8 +460,7 @@ impl<S: Transport> WebSocket<S> {
 
     fn fire_timers(&mut self, now: Duration) {
         self.conn.handle_timeout(now);
-        let stalled = self.config.write_timeout.zip(self.out.stalled_since());
-        if stalled.is_some_and(|(timeout, since)| since + timeout <= now) {
+        if self.out.write_timed_out(self.config.write_timeout, now) {
             // The peer takes nothing: what is queued will never leave.
             self.out.clear();
             self.failure.get_or_insert(Error::WriteTimeout);
@@ -535,9 +533,16 @@ impl Outbox {
         self.len == 0
     }
 
-    /// Since when the transport has taken none of the bytes in hand, if it is stuck.
-    pub(crate) fn stalled_since(&self) -> Option<Duration> {
-        self.stalled_since
+    /// When the write timeout fires, if the transport is stuck with bytes in hand.
+    pub(crate) fn write_deadline(&self, timeout: Option<Duration>) -> Option<Duration> {
+        timeout
+            .zip(self.stalled_since)
+            .map(|(timeout, since)| since + timeout)
+    }
+
+    /// Whether the transport has taken nothing for `timeout` while bytes wait.
+    pub(crate) fn write_timed_out(&self, timeout: Option<Duration>, now: Duration) -> bool {
+        self.write_deadline(timeout).is_some_and(|at| at <= now)
     }
 
     /// Drops everything in hand: the peer will not take it.

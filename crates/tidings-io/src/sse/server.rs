@@ -25,7 +25,7 @@ use tidings_sse::encode;
 use tidings_sse::head::{self, RESPONSE_HEADERS};
 
 use super::{Error, Event};
-use crate::transport::Transport;
+use crate::transport::{Bounded, Transport, read_before, write_all_before};
 
 /// How much one read of the request head asks for.
 const HEAD_READ: usize = 4096;
@@ -344,49 +344,31 @@ async fn answer<S: Transport>(
     Ok(())
 }
 
-/// Ready with [`Error::Timeout`] once `deadline` has passed.
-fn poll_deadline<S: Transport>(
-    io: &mut S,
-    cx: &mut Context<'_>,
-    deadline: Duration,
-) -> Poll<Error> {
-    io.poll_sleep_until(cx, deadline).map(|()| Error::Timeout)
-}
-
 /// Reads some bytes (appended to `buf`) before `deadline`.
 async fn read_some<S: Transport>(
     io: &mut S,
     buf: &mut BytesMut,
     deadline: Duration,
 ) -> Result<usize, Error> {
-    poll_fn(|cx| {
-        if let Poll::Ready(e) = poll_deadline(io, cx, deadline) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(ready!(io.poll_read_into(cx, buf, HEAD_READ))?))
-    })
-    .await
+    read_before(io, buf, HEAD_READ, deadline)
+        .await
+        .map_err(head_error)
 }
 
 /// Writes and flushes `bytes` before `deadline`.
 async fn write_all<S: Transport>(
     io: &mut S,
-    mut bytes: &[u8],
+    bytes: &[u8],
     deadline: Duration,
 ) -> Result<(), Error> {
-    poll_fn(|cx| {
-        if let Poll::Ready(e) = poll_deadline(io, cx, deadline) {
-            return Poll::Ready(Err(e));
-        }
-        while !bytes.is_empty() {
-            let n = ready!(io.poll_write_vectored(cx, &[IoSlice::new(bytes)]))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
-            }
-            bytes = &bytes[n..];
-        }
-        ready!(io.poll_flush(cx))?;
-        Poll::Ready(Ok(()))
-    })
-    .await
+    write_all_before(io, bytes, deadline)
+        .await
+        .map_err(head_error)
+}
+
+fn head_error(e: Bounded) -> Error {
+    match e {
+        Bounded::TimedOut => Error::Timeout,
+        Bounded::Io(e) => Error::Io(e),
+    }
 }
