@@ -59,16 +59,24 @@ async fn member(
     let writing = tokio::spawn(async move {
         loop {
             tokio::select! {
-                received = inbox.recv() => match received {
-                    Ok(message) => writer.send_prepared(&message).await?,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        let notice = format!("* you missed {missed} messages");
-                        writer.send(Message::text(notice)).await?;
+                received = inbox.recv() => {
+                    let sent = match received {
+                        Ok(message) => writer.send_prepared(&message).await,
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            let notice = format!("* you missed {missed} messages");
+                            writer.send(Message::text(notice)).await
+                        }
+                        Err(broadcast::error::RecvError::Closed) => {
+                            return writer.close(CloseCode::GOING_AWAY, "").await;
+                        }
+                    };
+                    match sent {
+                        Ok(()) => {}
+                        // The peer's close arrived: stop sending, but still answer it.
+                        Err(tidings_io::Error::Closed) => return writer.closed().await,
+                        Err(e) => return Err(e),
                     }
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return writer.close(CloseCode::GOING_AWAY, "").await;
-                    }
-                },
+                }
                 // Writes pongs and the close echo while the room is quiet, and
                 // returns once the connection is over.
                 closed = writer.closed() => return closed,

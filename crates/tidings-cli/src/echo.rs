@@ -1,0 +1,65 @@
+//! `tidings echo`: a WebSocket echo server, one task per connection, logging each
+//! connection and how it closed (with the close code) on stderr.
+
+use std::net::SocketAddr;
+
+use tidings_io::{Config, Message, Tokio};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::Failure;
+
+/// Serves until the process is stopped (or Ctrl-C).
+pub(crate) async fn run(addr: SocketAddr) -> Result<(), Failure> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    crate::output(&format!("echo server on ws://{local}/"))?;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // EMFILE and friends: report, pause, keep serving.
+                log!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        tokio::spawn(async move {
+            match connection(tcp, peer).await {
+                Ok(close) => log!("{peer}: closed ({close})"),
+                Err(e) => log!("{peer}: failed: {e}"),
+            }
+        });
+    }
+}
+
+/// Echoes text and binary messages until the close; says how it closed.
+async fn connection(tcp: TcpStream, peer: SocketAddr) -> Result<String, tidings_io::Error> {
+    let _ = tcp.set_nodelay(true);
+    let mut ws = tidings_io::accept(Tokio::new(tcp), Config::default()).await?;
+    log!("{peer}: connected");
+    let mut close = String::from("no close frame");
+    while let Some(message) = ws.recv().await {
+        match message? {
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+            Message::Close(frame) => close = describe_close(frame.as_ref()),
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    Ok(close)
+}
+
+/// `code 1000 "reason"`, or `no status code` for an empty close frame.
+pub(crate) fn describe_close(frame: Option<&tidings_io::CloseFrame>) -> String {
+    match frame {
+        Some(frame) => format!("code {} {:?}", frame.code.0, frame.reason.as_str()),
+        None => "no status code".to_owned(),
+    }
+}
