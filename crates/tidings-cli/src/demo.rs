@@ -98,19 +98,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         Duration::from_millis(args.tick_ms),
     ));
     crate::output(&format!("tidings demo on http://{local}/"))?;
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                log!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    while let Some((tcp, peer)) = crate::net::accept(&listener).await {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             if let Err(e) = connection(tcp, peer, shared).await {
@@ -118,6 +106,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             }
         });
     }
+    Ok(())
 }
 
 /// Publishes a tick every `every`: `{"tick":n,"sent_ms":unix milliseconds}`.

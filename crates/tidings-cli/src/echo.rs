@@ -17,20 +17,7 @@ pub(crate) async fn run(addr: SocketAddr) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     crate::output(&format!("echo server on ws://{local}/"))?;
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // EMFILE and friends: report, pause, keep serving.
-                log!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    while let Some((tcp, peer)) = crate::net::accept(&listener).await {
         tokio::spawn(async move {
             match connection(tcp, peer).await {
                 Ok(close) => log!("{peer}: closed ({close})"),
@@ -38,6 +25,7 @@ pub(crate) async fn run(addr: SocketAddr) -> Result<(), Failure> {
             }
         });
     }
+    Ok(())
 }
 
 /// Echoes text and binary messages until the close; says how it closed.

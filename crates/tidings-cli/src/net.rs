@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tidings_io::MaybeTlsStream;
 use tidings_io::tls::{self, rustls, tokio_rustls};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Connects to `host:port`, with `TCP_NODELAY`, and runs TLS with `host` as the
 /// server name when `secure`, trusting the `webpki-roots` anchors.
@@ -27,4 +27,22 @@ pub(crate) async fn dial(host: &str, port: u16, secure: bool) -> io::Result<Mayb
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake failed: {e}")))?;
     Ok(MaybeTlsStream::Rustls(Box::new(stream)))
+}
+
+/// The next connection, or `None` once Ctrl-C is pressed. A failed accept (EMFILE and
+/// friends) is reported, and the server pauses briefly and keeps serving.
+pub(crate) async fn accept(listener: &TcpListener) -> Option<(TcpStream, std::net::SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = tokio::signal::ctrl_c() => return None,
+        };
+        match accepted {
+            Ok(accepted) => return Some(accepted),
+            Err(e) => {
+                log!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
 }
