@@ -29,7 +29,7 @@ use tidings_io::sse::{self, Event, ServerConfig, SseWriter};
 use tidings_io::{CloseCode, Config, Message, PreparedMessage, Tokio, UpgradeRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 
 use crate::Failure;
 use crate::echo::describe_close;
@@ -56,6 +56,10 @@ pub(crate) struct Args {
     /// Milliseconds between two ticks of the SSE ticker.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     tick_ms: u64,
+    /// Connections served at once (page loads, chats and event streams); more are
+    /// closed on accept until one ends.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 /// One event of the ticker.
@@ -98,12 +102,22 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         Duration::from_millis(args.tick_ms),
     ));
     crate::output(&format!("tidings demo on http://{local}/"))?;
+    let slots = Arc::new(Semaphore::new(args.max_connections as usize));
     while let Some((tcp, peer)) = crate::net::accept(&listener).await {
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            log!(
+                "{peer}: refused, {} connections are open",
+                args.max_connections
+            );
+            drop(tcp);
+            continue;
+        };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             if let Err(e) = connection(tcp, peer, shared).await {
                 log!("{peer}: {e}");
             }
+            drop(slot);
         });
     }
     Ok(())

@@ -1,79 +1,14 @@
 //! The `tidings` binary as a person runs it: real processes on loopback, each test
 //! bounded by timeouts (a child still running at the end is killed).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{BIN, Running, TIMEOUT, server};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tidings");
-/// Generous: the machine running the tests may be loaded.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A child process killed when the test ends, however it ends.
-struct Running {
-    child: Child,
-    stdin: Option<std::process::ChildStdin>,
-    stdout: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tidings");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            stdin,
-            stdout: rx,
-        }
-    }
-
-    fn line(&self) -> String {
-        self.stdout
-            .recv_timeout(TIMEOUT)
-            .expect("a line on stdout in time")
-    }
-}
-
-/// Starts a server with `--addr 127.0.0.1:0` and returns it with its address, read
-/// from the URL it prints on start.
-fn server(command: &str, extra: &[&str]) -> (Running, SocketAddr) {
-    let mut args = vec![command, "--addr", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let running = Running::start(&args);
-    let banner = running.line();
-    let start = banner.find("://").expect("a URL in the banner") + 3;
-    let addr = banner[start..]
-        .trim_end_matches('/')
-        .parse()
-        .expect("an address");
-    (running, addr)
-}
 
 /// Runs `tidings args` with `stdin`, waiting at most [`TIMEOUT`].
 fn run(args: &[&str], stdin: &[u8]) -> Output {
@@ -307,4 +242,31 @@ fn a_closed_stdout_ends_sse_with_one_line_not_a_panic() {
         thread::sleep(Duration::from_millis(20));
     }
     assert_one_line_failure(&child.wait_with_output().expect("output"));
+}
+
+#[test]
+fn demo_closes_connections_over_its_cap_and_serves_again_when_one_ends() {
+    let (_demo, addr) = server("demo", &["--max-connections", "1"]);
+    // The one slot: a connection that has not sent its head yet.
+    let holder = TcpStream::connect(addr).expect("connect");
+    thread::sleep(Duration::from_millis(200));
+    let mut refused = TcpStream::connect(addr).expect("connect");
+    refused.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut byte = [0; 1];
+    assert_eq!(refused.read(&mut byte).expect("closed, not reset"), 0);
+    drop(holder);
+    // The slot comes back once the server sees the first connection end.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let mut tcp = TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let _ = tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut response = String::new();
+        let _ = tcp.read_to_string(&mut response);
+        if response.starts_with("HTTP/1.1 200 OK\r\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served again");
+        thread::sleep(Duration::from_millis(50));
+    }
 }

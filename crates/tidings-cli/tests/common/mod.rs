@@ -1,0 +1,82 @@
+//! What the tests share: the `tidings` binary as a child process that is killed when
+//! the test ends, however it ends.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// The binary under test, built by cargo for these tests.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_tidings");
+/// Generous: the machine running the tests may be loaded.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A child process killed when the test ends, however it ends.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) stdin: Option<std::process::ChildStdin>,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    /// Spawns `tidings args` with piped stdin and stdout.
+    pub(crate) fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tidings");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            stdout: rx,
+        }
+    }
+
+    /// The next line the child printed, waiting at most [`TIMEOUT`].
+    pub(crate) fn line(&self) -> String {
+        self.stdout
+            .recv_timeout(TIMEOUT)
+            .expect("a line on stdout in time")
+    }
+}
+
+/// Starts a server with `--addr 127.0.0.1:0` and returns it with its address, read
+/// from the URL it prints on start.
+pub(crate) fn server(command: &str, extra: &[&str]) -> (Running, SocketAddr) {
+    let mut args = vec![command, "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let running = Running::start(&args);
+    let banner = running.line();
+    let start = banner.find("://").expect("a URL in the banner") + 3;
+    let addr = banner[start..]
+        .trim_end_matches('/')
+        .parse()
+        .expect("an address");
+    (running, addr)
+}
