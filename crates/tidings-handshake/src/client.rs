@@ -25,6 +25,7 @@ use core::ops::Range;
 
 use bytes::BufMut;
 
+use crate::deflate::{self, DeflateOffer, DeflateParams};
 use crate::error::{Error, LocalError, ResponseError};
 use crate::extension::{self, Extension};
 use crate::head::{self, HeadReader, Headers, Limits, OwnedHeaders, Read, Single};
@@ -101,6 +102,13 @@ impl ClientBuilder {
     pub fn extension(mut self, extension: Extension) -> Self {
         self.extensions.push(extension);
         self
+    }
+
+    /// Offers permessage-deflate (RFC 7692); several offers are sent in the
+    /// order given, most preferred first. The server's answer is checked
+    /// against them and comes back as [`Accepted::deflate`].
+    pub fn deflate(self, offer: DeflateOffer) -> Self {
+        self.extension(offer.to_extension())
     }
 
     /// Adds an extra header (e.g. `Authorization`). CR, LF and other controls
@@ -316,21 +324,14 @@ impl ClientHandshake {
             _ => return Err(ResponseError::Accept),
         }
 
-        let (protocol, extensions) = self.negotiated(&head)?;
-        Ok(Response::Accepted(Accepted {
-            head,
-            protocol,
-            extensions,
-        }))
+        let negotiated = self.negotiated(&head)?;
+        Ok(Response::Accepted(Accepted::new(head, negotiated)))
     }
 
     /// Items 4 and 5 of RFC 6455 §4.1: the extensions and subprotocol the
     /// server chose must be among those offered. Shared with the RFC 8441
     /// path, whose 200 answer carries them the same way.
-    pub(crate) fn negotiated(
-        &self,
-        head: &ResponseHead,
-    ) -> Result<(Option<Range<usize>>, Vec<Extension>), ResponseError> {
+    pub(crate) fn negotiated(&self, head: &ResponseHead) -> Result<Negotiated, ResponseError> {
         let h = head.headers.view();
         // 4. "If the response includes a |Sec-WebSocket-Extensions| header
         //    field and this header field indicates the use of an extension
@@ -345,6 +346,9 @@ impl ClientHandshake {
         {
             return Err(ResponseError::ExtensionNotOffered);
         }
+        // RFC 7692 §7.1: the permessage-deflate response must fit an offer.
+        let deflate =
+            deflate::client_outcome(offered, &extensions).map_err(ResponseError::Deflate)?;
 
         // 5. "If the response includes a |Sec-WebSocket-Protocol| header field
         //    and this header field indicates the use of a subprotocol that was
@@ -362,7 +366,11 @@ impl ClientHandshake {
             }
             Single::Many => return Err(ResponseError::ProtocolNotOffered),
         };
-        Ok((protocol, extensions))
+        Ok(Negotiated {
+            protocol,
+            extensions,
+            deflate,
+        })
     }
 }
 
@@ -420,19 +428,29 @@ pub struct Accepted {
     head: ResponseHead,
     protocol: Option<Range<usize>>,
     extensions: Vec<Extension>,
+    deflate: Option<DeflateParams>,
+}
+
+/// What a response agreed to, checked against the request.
+#[derive(Debug)]
+pub(crate) struct Negotiated {
+    protocol: Option<Range<usize>>,
+    extensions: Vec<Extension>,
+    deflate: Option<DeflateParams>,
 }
 
 impl Accepted {
-    #[cfg(feature = "http")]
-    pub(crate) fn new(
-        head: ResponseHead,
-        protocol: Option<Range<usize>>,
-        extensions: Vec<Extension>,
-    ) -> Self {
+    pub(crate) fn new(head: ResponseHead, negotiated: Negotiated) -> Self {
+        let Negotiated {
+            protocol,
+            extensions,
+            deflate,
+        } = negotiated;
         Self {
             head,
             protocol,
             extensions,
+            deflate,
         }
     }
 
@@ -446,6 +464,13 @@ impl Accepted {
     #[must_use]
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
+    }
+
+    /// The permessage-deflate the server accepted, checked against the
+    /// offers (RFC 7692 §7.1), or `None` if it is not in use.
+    #[must_use]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 
     /// Every header field of the answer.

@@ -20,6 +20,8 @@
 
 use core::fmt;
 
+use crate::deflate::DeflateError;
+
 /// Everything that can go wrong in the opening handshake.
 ///
 /// [`Error::status`] gives the HTTP status code that describes the failure
@@ -193,6 +195,8 @@ pub enum ResponseError {
     ExtensionNotOffered,
     /// `Sec-WebSocket-Extensions` does not follow RFC 6455 §9.1.
     Extensions,
+    /// The permessage-deflate response does not fit any offer (RFC 7692 §7.1).
+    Deflate(DeflateError),
 }
 
 impl fmt::Display for ResponseError {
@@ -208,6 +212,7 @@ impl fmt::Display for ResponseError {
             Self::ProtocolNotOffered => "server chose a subprotocol that was not offered",
             Self::ExtensionNotOffered => "server chose an extension that was not offered",
             Self::Extensions => "malformed Sec-WebSocket-Extensions",
+            Self::Deflate(e) => return write!(f, "{e}"),
         })
     }
 }

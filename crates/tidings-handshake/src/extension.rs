@@ -72,6 +72,15 @@ impl Extension {
         Ok(self)
     }
 
+    /// An extension this crate writes itself; `name` is a token.
+    pub(crate) fn from_parts(name: &str, params: Vec<ExtensionParam>) -> Self {
+        debug_assert!(is_token(name.as_bytes()));
+        Self {
+            name: name.into(),
+            params,
+        }
+    }
+
     /// The extension's name, e.g. `permessage-deflate`.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -109,6 +118,16 @@ impl Extension {
 }
 
 impl ExtensionParam {
+    /// A parameter this crate writes itself; `name` and `value` are tokens.
+    pub(crate) fn new(name: &str, value: Option<String>) -> Self {
+        debug_assert!(is_token(name.as_bytes()));
+        debug_assert!(value.as_ref().is_none_or(|v| is_token(v.as_bytes())));
+        Self {
+            name: name.into(),
+            value,
+        }
+    }
+
     /// The parameter's name.
     #[must_use]
     pub fn name(&self) -> &str {

@@ -282,10 +282,8 @@ impl ClientHandshake {
         if !response.status().is_success() {
             return Ok(Response::Rejected(Rejected::new(head)));
         }
-        let (protocol, extensions) = self.negotiated(&head)?;
-        Ok(Response::Accepted(Accepted::new(
-            head, protocol, extensions,
-        )))
+        let negotiated = self.negotiated(&head)?;
+        Ok(Response::Accepted(Accepted::new(head, negotiated)))
     }
 }
 

@@ -4,7 +4,8 @@
 //! HTTP/1.1 request and response heads of the handshake (with httparse),
 //! checks every rule of RFC 6455 §4.1 and §4.2.1, computes
 //! `Sec-WebSocket-Accept` (SHA-1 + base64), parses the subprotocol and
-//! extension negotiation (RFC 6455 §9.1), and writes requests, `101`
+//! extension negotiation (RFC 6455 §9.1), negotiates permessage-deflate
+//! (RFC 7692 §7.1, the [`deflate`] module), and writes requests, `101`
 //! answers and rejections into buffers you own.
 //!
 //! What it refuses to do: it has no sockets, no TLS, no clock, no runtime and
@@ -94,6 +95,7 @@ extern crate alloc;
 extern crate std;
 
 mod client;
+pub mod deflate;
 mod error;
 mod extension;
 mod head;

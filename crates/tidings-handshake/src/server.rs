@@ -29,6 +29,7 @@ use core::ops::Range;
 
 use bytes::BufMut;
 
+use crate::deflate::{DeflateParams, DeflatePolicy};
 use crate::error::{Error, LocalError, RequestError};
 use crate::extension::{self, Extension};
 use crate::head::{self, HeadReader, Headers, Limits, OwnedHeaders, Read, Single};
@@ -327,6 +328,7 @@ impl UpgradeRequest {
             request: self,
             protocol: None,
             extensions: Vec::new(),
+            deflate: None,
             headers: Vec::new(),
         }
     }
@@ -471,6 +473,7 @@ pub struct Accept<'r> {
     request: &'r UpgradeRequest,
     protocol: Option<Range<usize>>,
     extensions: Vec<Extension>,
+    deflate: Option<DeflateParams>,
     /// Extra header lines, already serialized.
     headers: Vec<u8>,
 }
@@ -505,6 +508,21 @@ impl<'r> Accept<'r> {
         Ok(self)
     }
 
+    /// Accepts the first permessage-deflate offer that `policy` can accept
+    /// (RFC 7692 §5: invalid offers are declined and the next is tried), and
+    /// writes its response; [`chosen_deflate`](Self::chosen_deflate) then says
+    /// what was agreed. Without an acceptable offer the answer does not
+    /// mention the extension.
+    pub fn deflate(mut self, policy: &DeflatePolicy) -> Self {
+        if self.deflate.is_none() {
+            if let Some((params, response)) = policy.negotiate(&self.request.extensions) {
+                self.extensions.push(response);
+                self.deflate = Some(params);
+            }
+        }
+        self
+    }
+
     /// Adds an extra header (e.g. `Set-Cookie`). CR, LF and other controls in
     /// the value are refused, as are headers the handshake writes itself.
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, Error> {
@@ -519,6 +537,12 @@ impl<'r> Accept<'r> {
     pub fn chosen_protocol(&self) -> Option<&'r str> {
         let request = self.request;
         self.protocol.as_ref().map(|r| request.head.headers.str(r))
+    }
+
+    /// The permessage-deflate agreed by [`deflate`](Self::deflate), if any.
+    #[must_use]
+    pub fn chosen_deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 
     /// The extensions accepted, in order.

@@ -1,6 +1,7 @@
 //! Handshake vectors checked both ways, every malformed input with its HTTP
 //! status, and every byte split of valid heads.
 
+use tidings_handshake::deflate::{DeflateError, DeflateOffer, DeflatePolicy};
 use tidings_handshake::{
     ClientBuilder, ClientHandshake, Error, Extension, Parsed, Request, RequestError, RequestParser,
     Response, ResponseError, Status, UpgradeRequest,
@@ -149,6 +150,11 @@ fn permessage_deflate_offer_both_ways() {
         panic!()
     };
     assert_eq!(a.extensions(), [deflate_answer()]);
+    let agreed = a.deflate().expect("permessage-deflate agreed");
+    assert_eq!(
+        (agreed.server_max_window_bits, agreed.client_max_window_bits),
+        (10, 15)
+    );
     assert_eq!(a.headers().get_str("set-cookie"), Some("a=b"));
 }
 
@@ -341,4 +347,69 @@ fn every_byte_split_of_a_response_gives_the_same_result() {
         feed(&input, &cuts, |b| client.parse(b)).unwrap(),
         Some(whole)
     );
+}
+
+#[test]
+fn permessage_deflate_typed_offer_and_policy_agree() {
+    let mut offer = DeflateOffer::default();
+    offer.server_no_context_takeover = true;
+    let mut out = Vec::new();
+    let mut client = ClientBuilder::new("ws://h/")
+        .unwrap()
+        .deflate(offer)
+        .deflate(DeflateOffer::default())
+        .send_request_with(&mut sample_nonce, &mut out);
+    let request = String::from_utf8(out).unwrap();
+    assert!(
+        request.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+             client_max_window_bits, permessage-deflate; client_max_window_bits\r\n"
+        ),
+        "{request}"
+    );
+
+    let req = upgrade(request.as_bytes());
+    let mut policy = DeflatePolicy::default();
+    policy.client_max_window_bits = 12;
+    let accept = req.accept().deflate(&policy);
+    let chosen = accept
+        .chosen_deflate()
+        .expect("the first offer is acceptable");
+    assert!(chosen.server_no_context_takeover);
+    let mut out = Vec::new();
+    accept.encode(&mut out);
+    let response = String::from_utf8(out).unwrap();
+    assert!(
+        response.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+             client_max_window_bits=12\r\n"
+        ),
+        "{response}"
+    );
+    let Status::Complete(p) = client.parse(response.as_bytes()).unwrap() else {
+        panic!()
+    };
+    let Response::Accepted(a) = p.head else {
+        panic!()
+    };
+    assert_eq!(a.deflate(), Some(chosen));
+}
+
+#[test]
+fn a_permessage_deflate_response_that_fits_no_offer_fails_the_client() {
+    let mut out = Vec::new();
+    let offer = Extension::new("permessage-deflate").unwrap();
+    let mut client = ClientBuilder::new("ws://h/")
+        .unwrap()
+        .extension(offer)
+        .send_request_with(&mut sample_nonce, &mut out);
+    let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=9\r\n\r\n";
+    let error = client.parse(response.as_bytes()).unwrap_err();
+    assert_eq!(
+        error,
+        Error::Response(ResponseError::Deflate(DeflateError::ClientWindowNotOffered))
+    );
+    assert_eq!(error.status(), 502);
 }
