@@ -104,21 +104,21 @@ impl<'a> EventBuilder<'a> {
             }
         }
         if let Some(id) = self.id {
-            if has_line_break(id.as_bytes()) || id.as_bytes().contains(&0) {
+            if has_line_break_or_nul(id.as_bytes()) {
                 return Err(Error::InvalidId);
             }
         }
         if let Some(event) = self.event.filter(|event| !event.is_empty()) {
-            write_field(buf, b"event", event.as_bytes());
+            write_field(buf, b"event: ", event.as_bytes());
         }
         if let Some(id) = self.id {
-            write_field(buf, b"id", id.as_bytes());
+            write_field(buf, b"id: ", id.as_bytes());
         }
         if let Some(retry) = self.retry {
             write_retry_field(buf, retry);
         }
         if let Some(data) = self.data {
-            write_lines(buf, b"data", data.as_bytes());
+            write_lines(buf, b"data: ", data.as_bytes());
         }
         buf.put_u8(b'\n');
         Ok(())
@@ -134,7 +134,7 @@ impl<'a> EventBuilder<'a> {
 /// assert_eq!(buf, b": hello\n: world\n");
 /// ```
 pub fn write_comment(text: &str, buf: &mut impl BufMut) {
-    write_lines(buf, b"", text.as_bytes());
+    write_lines(buf, b": ", text.as_bytes());
 }
 
 /// Appends a keep-alive: an empty comment line, `:\n`, the smallest thing that
@@ -159,19 +159,37 @@ pub fn write_retry(retry: Duration, buf: &mut impl BufMut) {
     buf.put_u8(b'\n');
 }
 
+/// Below this length a plain loop beats a `memchr` call's set-up (event types and
+/// IDs are short).
+const SHORT: usize = 32;
+
 /// `true` if `bytes` contains CR or LF: either would end the field's line early.
 fn has_line_break(bytes: &[u8]) -> bool {
-    memchr::memchr2(b'\r', b'\n', bytes).is_some()
+    if bytes.len() < SHORT {
+        bytes.iter().any(|&b| b == b'\r' || b == b'\n')
+    } else {
+        memchr::memchr2(b'\r', b'\n', bytes).is_some()
+    }
 }
 
-/// `name: value\n`, or `name:\n` for an empty value (no trailing space). With an
-/// empty `name` this writes comment lines.
-fn write_field(buf: &mut impl BufMut, name: &[u8], value: &[u8]) {
-    buf.put_slice(name);
-    if value.is_empty() {
-        buf.put_slice(b":\n");
+/// `true` if `bytes` contains CR, LF or NUL (what an `id` may not hold).
+fn has_line_break_or_nul(bytes: &[u8]) -> bool {
+    if bytes.len() < SHORT {
+        bytes.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
     } else {
-        buf.put_slice(b": ");
+        memchr::memchr3(b'\r', b'\n', 0, bytes).is_some()
+    }
+}
+
+/// `name: value\n`, or `name:\n` for an empty value (no trailing space). `prefix` is
+/// the name followed by `": "`; with the prefix `": "` this writes comment lines.
+fn write_field(buf: &mut impl BufMut, prefix: &[u8], value: &[u8]) {
+    if value.is_empty() {
+        // The prefix without its space, then the line ending.
+        buf.put_slice(&prefix[..prefix.len() - 1]);
+        buf.put_u8(b'\n');
+    } else {
+        buf.put_slice(prefix);
         buf.put_slice(value);
         buf.put_u8(b'\n');
     }
@@ -179,14 +197,14 @@ fn write_field(buf: &mut impl BufMut, name: &[u8], value: &[u8]) {
 
 /// Writes one `name: line` per line of `text`, splitting on CR, LF and CRLF, the
 /// `end-of-line` of the ABNF. An empty `text` is one empty line.
-fn write_lines(buf: &mut impl BufMut, name: &[u8], text: &[u8]) {
+fn write_lines(buf: &mut impl BufMut, prefix: &[u8], text: &[u8]) {
     let mut rest = text;
     loop {
         let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
-            write_field(buf, name, rest);
+            write_field(buf, prefix, rest);
             return;
         };
-        write_field(buf, name, &rest[..end]);
+        write_field(buf, prefix, &rest[..end]);
         // A CR immediately followed by LF is one line ending, not two.
         let skip = if rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n') {
             2

@@ -7,7 +7,8 @@
 //! * [`parse`]: an incremental parser. Feed it chunks of any size, down to one byte;
 //!   it finds lines with `memchr`, scans every byte once (an 8 MiB line in 1460-byte
 //!   pieces costs what it costs in one piece), decodes UTF-8 with replacement as the
-//!   spec does, and allocates per event, not per line.
+//!   spec does, and allocates per event, not per line ([`Parser::parse_ref`]
+//!   lends each event out of reused buffers and does not allocate at all).
 //! * [`encode`]: writes events, comments, keep-alives and `retry` into a caller's
 //!   [`bytes::BufMut`], refusing fields that cannot be represented.
 //! * [`head`]: the HTTP headers each side sends, the `Content-Type` check, and
@@ -89,7 +90,7 @@ pub mod parse;
 
 pub use error::Error;
 pub use event_source::{Event, EventSource, ReadyState};
-pub use parse::{Item, MessageEvent, Parser};
+pub use parse::{Item, ItemRef, MessageEvent, MessageEventRef, Parser};
 
 /// The outcome of a parse step that may need more input (the `httparse` shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -42,6 +42,14 @@ use crate::{Error, Status};
 /// Byte Order Mark (BOM), if any" (§9.2.5, via Encoding's "UTF-8 decode").
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
+/// A `data` value at least this long that spans chunks is handed over to the data
+/// buffer instead of being copied into it.
+const OWN_LINE_MIN: usize = 4096;
+
+/// Spare room kept in a carried `data` value for the LF, event type and last event
+/// ID that the event appends to it.
+const DATA_SLACK: usize = 128;
+
 /// `Parser::bom` once the start of the stream has been decided.
 const BOM_DONE: u8 = u8::MAX;
 
@@ -165,6 +173,46 @@ impl MessageEvent {
     }
 }
 
+/// A dispatched event borrowed from the [`Parser`], from [`Parser::parse_ref`]: the
+/// same attributes as [`MessageEvent`], without an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageEventRef<'a> {
+    event_type: &'a str,
+    data: &'a str,
+    last_event_id: &'a str,
+}
+
+impl<'a> MessageEventRef<'a> {
+    /// The event's type: the last `event` field of its block, or `"message"`.
+    #[must_use]
+    pub fn event_type(&self) -> &'a str {
+        self.event_type
+    }
+
+    /// The `data` lines of the block, joined with LF.
+    #[must_use]
+    pub fn data(&self) -> &'a str {
+        self.data
+    }
+
+    /// The last event ID string when the event was dispatched.
+    #[must_use]
+    pub fn last_event_id(&self) -> &'a str {
+        self.last_event_id
+    }
+}
+
+/// What [`Parser::parse_ref`] hands back: a dispatched event, borrowed, or any other
+/// item, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ItemRef<'a> {
+    /// A blank line dispatched an event.
+    Message(MessageEventRef<'a>),
+    /// Any other item, as [`Parser::parse`] returns it.
+    Owned(Item),
+}
+
 impl fmt::Debug for MessageEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageEvent")
@@ -203,6 +251,10 @@ pub struct Parser {
     config: Config,
     /// The start of a line whose end has not arrived yet.
     line: Vec<u8>,
+    /// When `line` holds the value of a `data` field (its `data:` prefix dropped),
+    /// the length of that prefix; 0 otherwise. A long data line is then never copied
+    /// twice: the buffer becomes the data buffer when the line ends.
+    line_prefix: usize,
     /// The previous chunk ended in CR: an LF opening the next chunk belongs to it.
     after_cr: bool,
     /// How many BOM bytes matched so far at the start of the stream, or `BOM_DONE`.
@@ -220,6 +272,10 @@ pub struct Parser {
     last_event_id: String,
     /// Set by the first error; every later call returns it.
     error: Option<Error>,
+    /// The call in progress is `parse_ref`: dispatch leaves the event in the buffers.
+    lend: bool,
+    /// An event is lent out of `data` and `event_type`; clear them at the next call.
+    lent: bool,
     /// Bytes handed to `memchr2`, to prove that nothing is scanned twice.
     #[cfg(test)]
     scanned: usize,
@@ -244,6 +300,7 @@ impl Parser {
         Self {
             config,
             line: Vec::new(),
+            line_prefix: 0,
             after_cr: false,
             bom: 0,
             data: String::new(),
@@ -252,6 +309,8 @@ impl Parser {
             id_dirty: false,
             last_event_id: String::new(),
             error: None,
+            lend: false,
+            lent: false,
             #[cfg(test)]
             scanned: 0,
         }
@@ -293,6 +352,69 @@ impl Parser {
     ///
     /// However the stream is split, the items are the same.
     pub fn parse(&mut self, input: &[u8]) -> Result<Status<(usize, Item)>, Error> {
+        self.release_lent();
+        self.lend = false;
+        match self.step(input)? {
+            Status::Complete((n, Some(item))) => Ok(Status::Complete((n, item))),
+            // `None` means "an event was lent", which only `parse_ref` asks for.
+            Status::Complete((_, None)) | Status::Partial => Ok(Status::Partial),
+        }
+    }
+
+    /// Like [`parse`](Self::parse), but a dispatched event comes out borrowed from the
+    /// parser's own buffers, which are reused from event to event: no allocation per
+    /// event. The borrow ends at the next call.
+    ///
+    /// ```
+    /// use tidings_sse::parse::{ItemRef, Parser};
+    /// use tidings_sse::Status;
+    ///
+    /// let mut parser = Parser::new();
+    /// let mut input = &b"event: note\ndata: a\ndata: b\n\nretry: 10\n"[..];
+    /// while let Status::Complete((n, item)) = parser.parse_ref(input)? {
+    ///     input = &input[n..];
+    ///     if let ItemRef::Message(event) = item {
+    ///         assert_eq!((event.event_type(), event.data()), ("note", "a\nb"));
+    ///     }
+    /// }
+    /// # Ok::<(), tidings_sse::Error>(())
+    /// ```
+    pub fn parse_ref(&mut self, input: &[u8]) -> Result<Status<(usize, ItemRef<'_>)>, Error> {
+        self.release_lent();
+        self.lend = true;
+        let step = self.step(input);
+        self.lend = false;
+        Ok(match step? {
+            Status::Partial => Status::Partial,
+            Status::Complete((n, Some(item))) => Status::Complete((n, ItemRef::Owned(item))),
+            Status::Complete((n, None)) => Status::Complete((
+                n,
+                ItemRef::Message(MessageEventRef {
+                    event_type: match self.event_type.as_str() {
+                        "" | "message" => "message",
+                        other => other,
+                    },
+                    data: &self.data,
+                    last_event_id: &self.last_event_id,
+                }),
+            )),
+        })
+    }
+
+    /// Clears the buffers an event was lent from.
+    fn release_lent(&mut self) {
+        if mem::take(&mut self.lent) {
+            if self.data.capacity() > KEEP_LINE_CAPACITY {
+                self.data = String::new();
+            } else {
+                self.data.clear();
+            }
+            self.event_type.clear();
+        }
+    }
+
+    /// One step of `parse`/`parse_ref`: `Complete((n, None))` means an event was lent.
+    fn step(&mut self, input: &[u8]) -> Result<Status<(usize, Option<Item>)>, Error> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -322,12 +444,25 @@ impl Parser {
             let Some(end) = found else {
                 self.count_scanned(rest.len());
                 // No line ending in sight: keep the tail, and never search it again.
-                if self.line.len() + rest.len() > self.config.max_line_len {
+                if self.line_prefix + self.line.len() + rest.len() > self.config.max_line_len {
                     return Err(self.fail(Error::LineTooLong {
                         limit: self.config.max_line_len,
                     }));
                 }
-                self.line.extend_from_slice(rest);
+                let mut tail = rest;
+                if self.line.is_empty() && self.line_prefix == 0 {
+                    // The start of a `data` line that spans chunks: keep only its value.
+                    if let Some(value) = data_value_start(rest) {
+                        self.line_prefix = rest.len() - value.len();
+                        tail = value;
+                    }
+                }
+                if self.line_prefix != 0 {
+                    // Room for the LF, event type and ID that the data buffer gets
+                    // later, so that they never make a long value move.
+                    self.line.reserve(tail.len() + DATA_SLACK);
+                }
+                self.line.extend_from_slice(tail);
                 return Ok(Status::Partial);
             };
             self.count_scanned(end + 1);
@@ -340,7 +475,28 @@ impl Parser {
                     None => self.after_cr = true,
                 }
             }
-            let result = if self.line.is_empty() {
+            let result = if self.line_prefix != 0 {
+                // The end of a `data` line whose value is in `line`.
+                let mut value = mem::take(&mut self.line);
+                let prefix = mem::take(&mut self.line_prefix);
+                value.reserve(end + DATA_SLACK);
+                value.extend_from_slice(&rest[..end]);
+                if prefix + value.len() > self.config.max_line_len {
+                    Err(Error::LineTooLong {
+                        limit: self.config.max_line_len,
+                    })
+                } else if value.len() >= OWN_LINE_MIN && self.data.is_empty() {
+                    // A long first line: the buffer becomes the data buffer.
+                    self.append_data_owned(value).map(|()| None)
+                } else {
+                    let result = self.append_data(&value).map(|()| None);
+                    if value.capacity() <= KEEP_LINE_CAPACITY {
+                        value.clear();
+                        self.line = value;
+                    }
+                    result
+                }
+            } else if self.line.is_empty() {
                 // The common case: the whole line is in `input`; borrow it.
                 self.process_line(&rest[..end])
             } else {
@@ -358,7 +514,8 @@ impl Parser {
             };
             pos = next;
             match result {
-                Ok(Some(item)) => return Ok(Status::Complete((pos, item))),
+                Ok(Some(item)) => return Ok(Status::Complete((pos, Some(item)))),
+                Ok(None) if self.lent => return Ok(Status::Complete((pos, None))),
                 Ok(None) => {}
                 Err(error) => return Err(self.fail(error)),
             }
@@ -472,6 +629,22 @@ impl Parser {
         Ok(())
     }
 
+    /// `append_data` for a value the parser owns: when it is the event's first line,
+    /// the buffer itself becomes the data buffer, without a copy.
+    fn append_data_owned(&mut self, value: Vec<u8>) -> Result<(), Error> {
+        if value.len() >= self.config.max_event_size {
+            return self.append_data(&value);
+        }
+        match String::from_utf8(value) {
+            Ok(mut text) => {
+                text.push('\n');
+                self.data = text;
+                Ok(())
+            }
+            Err(e) => self.append_data(e.as_bytes()),
+        }
+    }
+
     /// "Dispatch the event" (§9.2.6), the steps that do not belong to the DOM.
     fn dispatch(&mut self) -> Option<Item> {
         // 1. "Set the last event ID string of the event source to the value of the
@@ -485,6 +658,13 @@ impl Parser {
         //    type buffer to the empty string and return."
         if self.data.is_empty() {
             self.event_type.clear();
+            return None;
+        }
+        if self.lend {
+            // `parse_ref`: the event stays in the buffers, which the next call
+            // clears (step 7, deferred); "remove the last character" (step 3).
+            self.data.pop();
+            self.lent = true;
             return None;
         }
         // 7. "Set the data buffer and the event type buffer to the empty string."
@@ -521,7 +701,9 @@ impl Parser {
     /// Records `error` so that every later call returns it, and frees the buffers.
     fn fail(&mut self, error: Error) -> Error {
         self.error = Some(error);
+        self.lent = false;
         self.line = Vec::new();
+        self.line_prefix = 0;
         self.data = String::new();
         error
     }
@@ -585,6 +767,16 @@ fn field_value<'l>(line: &'l [u8], name: &[u8]) -> Option<&'l [u8]> {
         None => Some(&[]),
         Some((b':', value)) => Some(strip_space(value)),
         Some(_) => None,
+    }
+}
+
+/// If `chunk` starts a `data` line and says enough to know where its value starts
+/// (`data:` and the byte after it), that value's start.
+fn data_value_start(chunk: &[u8]) -> Option<&[u8]> {
+    let rest = chunk.strip_prefix(b"data:")?;
+    match rest.first()? {
+        b' ' => Some(&rest[1..]),
+        _ => Some(rest),
     }
 }
 

@@ -9,6 +9,36 @@ use tidings_sse::encode::EventBuilder;
 use tidings_sse::parse::Config;
 use tidings_sse::{Error, head};
 
+/// `parse_low_level` through `Parser::parse_ref`, borrowed events turned into owned
+/// ones: the borrowed API must report exactly what the owned one does.
+fn parse_borrowed(config: Config, chunks: &[&[u8]]) -> Vec<Result<tidings_sse::Item, Error>> {
+    use tidings_sse::{ItemRef, Parser, Status};
+    let mut parser = Parser::with_config(config);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let mut rest = *chunk;
+        loop {
+            match parser.parse_ref(rest) {
+                Ok(Status::Complete((consumed, item))) => {
+                    assert!(consumed > 0 && consumed <= rest.len());
+                    rest = &rest[consumed..];
+                    out.push(Ok(match item {
+                        ItemRef::Message(e) => message(e.event_type(), e.data(), e.last_event_id()),
+                        ItemRef::Owned(item) => item,
+                        other => panic!("unknown {other:?}"),
+                    }));
+                }
+                Ok(Status::Partial) => break,
+                Err(error) => {
+                    out.push(Err(error));
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Bytes that look like an event stream often enough to reach every rule: field
 /// names, colons, spaces, every line ending, BOM bytes, NUL, bits of UTF-8.
 fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -99,6 +129,7 @@ proptest! {
         let chunks = split_at(&input, &cuts);
         prop_assert_eq!(&parse_chunks(config, chunks.iter().copied()), &whole);
         prop_assert_eq!(&parse_low_level(config, &chunks), &whole);
+        prop_assert_eq!(&parse_borrowed(config, &chunks), &whole);
         prop_assert_eq!(&parse_chunks(config, input.chunks(1)), &whole);
     }
 

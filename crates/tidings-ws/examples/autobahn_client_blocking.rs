@@ -35,6 +35,9 @@ fn main() -> io::Result<()> {
 /// One connection: echo (if asked) until it ends; returns the text messages received.
 fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
     let builder = ClientBuilder::new(url).map_err(io::Error::other)?;
+    // With `--features deflate`: offer permessage-deflate, as browsers do.
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(tidings_handshake::deflate::DeflateOffer::default());
     let mut stream = TcpStream::connect((builder.uri().host(), builder.uri().port()))?;
     stream.set_nodelay(true)?;
     let mut out = Vec::new();
@@ -42,7 +45,7 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
     stream.write_all(&out)?;
 
     let mut buf = vec![0u8; 64 * 1024];
-    let leftover = loop {
+    let (accepted, leftover) = loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Err(ErrorKind::UnexpectedEof.into());
@@ -50,9 +53,9 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
         match handshake.parse(&buf[..n]).map_err(io::Error::other)? {
             Status::Partial => {}
             Status::Complete(Parsed {
-                head: Response::Accepted(_),
+                head: Response::Accepted(accepted),
                 consumed,
-            }) => break buf[consumed..n].to_vec(),
+            }) => break (accepted, buf[consumed..n].to_vec()),
             Status::Complete(Parsed {
                 head: Response::Rejected(r),
                 ..
@@ -65,6 +68,17 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
     let epoch = Instant::now();
     let mut config = Config::default();
     config.close_timeout = Duration::from_secs(2);
+    #[cfg(feature = "deflate")]
+    if let Some(p) = accepted.deflate() {
+        config.deflate = Some(tidings_ws::DeflateConfig::default().negotiated(
+            p.client_no_context_takeover,
+            p.client_max_window_bits,
+            p.server_no_context_takeover,
+            p.server_max_window_bits,
+        ));
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = accepted;
     let mut conn = Connection::client(config);
     conn.receive(&leftover);
     let mut texts = Vec::new();

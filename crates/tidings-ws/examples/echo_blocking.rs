@@ -6,6 +6,8 @@
 //! ```sh
 //! cargo run --release -p tidings-ws --example echo_blocking [ADDR]   # default 127.0.0.1:9001
 //! ```
+//!
+//! Built with `--features deflate`, it also accepts permessage-deflate.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -72,12 +74,27 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         }
     };
     let mut out = Vec::new();
-    request.accept().encode(&mut out);
+    let accept = request.accept();
+    #[allow(unused_mut)]
+    let mut config = Config::default();
+    // With `--features deflate`: accept permessage-deflate, as the handshake agrees it.
+    #[cfg(feature = "deflate")]
+    let accept = accept.deflate(&tidings_handshake::deflate::DeflatePolicy::default());
+    #[cfg(feature = "deflate")]
+    if let Some(p) = accept.chosen_deflate() {
+        config.deflate = Some(tidings_ws::DeflateConfig::default().negotiated(
+            p.server_no_context_takeover,
+            p.server_max_window_bits,
+            p.client_no_context_takeover,
+            p.client_max_window_bits,
+        ));
+    }
+    accept.encode(&mut out);
     stream.write_all(&out)?;
 
     // 2. The connection: bytes in, events out, echo, bytes out, until it says close.
     let epoch = Instant::now();
-    let mut conn = Connection::server(Config::default());
+    let mut conn = Connection::server(config);
     conn.receive(&leftover);
     loop {
         loop {

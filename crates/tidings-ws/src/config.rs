@@ -45,6 +45,11 @@ pub struct Config {
     /// How long to wait for the peer's answer to our close frame, and for a server to
     /// close the transport after the closing handshake (default 5 s).
     pub close_timeout: Duration,
+    /// permessage-deflate, as the handshake negotiated it (default `None`: frames
+    /// with RSV1 set fail the connection with 1002). Only set it when the handshake
+    /// agreed to the extension.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -58,6 +63,8 @@ impl Default for Config {
             keepalive_interval: None,
             pong_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

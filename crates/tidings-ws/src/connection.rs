@@ -344,6 +344,17 @@ impl Connection {
         self.send.send_binary(data)
     }
 
+    /// Queues a binary message copied from `data`: the fastest send for small
+    /// messages (see [`SendHalf::send_binary_slice`]).
+    pub fn send_binary_slice(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send.send_binary_slice(data)
+    }
+
+    /// Queues a text message copied from `text` (see [`SendHalf::send_text_str`]).
+    pub fn send_text_str(&mut self, text: &str) -> Result<(), SendError> {
+        self.send.send_text_str(text)
+    }
+
     /// Queues a message encoded once for many connections (see [`PreparedMessage`]).
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         self.send.send_prepared(message)

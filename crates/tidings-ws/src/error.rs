@@ -20,7 +20,8 @@ use crate::close::CloseCode;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// RSV1-3 set without a negotiated extension (§5.2).
+    /// RSV1-3 set without a negotiated extension (§5.2), or RSV1 on a control frame
+    /// or a continuation frame with permessage-deflate (RFC 7692 §6.1).
     ReservedBits,
     /// An opcode from the reserved ranges `%x3-7` / `%xB-F` (§5.2).
     ReservedOpCode(u8),
@@ -66,16 +67,19 @@ pub enum Error {
     KeepaliveTimeout,
     /// The transport closed before the closing handshake finished.
     UnexpectedEof,
+    /// A compressed message that is not a valid deflate stream (RFC 7692 §7.2.2).
+    InvalidCompressedData,
 }
 
 impl Error {
     /// The close code this error answers with (§7.4.1).
     ///
-    /// 1002 for protocol violations, 1007 for invalid UTF-8, 1009 for limits; 1006
+    /// 1002 for protocol violations, 1007 for invalid UTF-8 (and undecodable
+    /// compressed data), 1009 for limits, counted after inflation; 1006
     /// (never sent, reported only) for a silent peer or a transport lost mid-stream.
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::KeepaliveTimeout | Self::UnexpectedEof => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
@@ -106,6 +110,9 @@ impl fmt::Display for Error {
             }
             Self::KeepaliveTimeout => f.write_str("no answer to a keepalive ping"),
             Self::UnexpectedEof => f.write_str("transport closed without a closing handshake"),
+            Self::InvalidCompressedData => {
+                f.write_str("compressed message is not valid deflate data")
+            }
         }
     }
 }

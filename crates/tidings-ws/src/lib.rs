@@ -74,6 +74,10 @@
 //! - `std` (default): OS randomness for client masking keys ([`OsMaskSource`]) and
 //!   runtime CPU detection in `simdutf8`. Without it the crate is `no_std` + `alloc`,
 //!   and a client needs a [`MaskSource`] of your choosing.
+//! - `deflate`: permessage-deflate (RFC 7692) with zlib-rs: set
+//!   `Config::deflate` to what the handshake agreed (`DeflateConfig`); implies
+//!   `std`. Compressed messages are inflated as they arrive, bounded by
+//!   [`Config::max_message_size`], so a deflate bomb stops at the limit.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -85,6 +89,8 @@ extern crate std;
 pub mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
 pub mod frame;
 mod key;
@@ -96,12 +102,14 @@ mod utf8;
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Chunk, Connection, Event, MessageKind, Role, State};
+#[cfg(feature = "deflate")]
+pub use deflate::DeflateConfig;
 pub use error::{Error, SendError};
 pub use frame::{FrameHeader, MaskingKey, OpCode, Status};
 pub use key::MaskSource;
 #[cfg(feature = "std")]
 pub use key::OsMaskSource;
-pub use recv::{RecvHalf, Signal};
+pub use recv::{EventRef, RecvHalf, Signal};
 pub use send::{PreparedMessage, SendHalf};
 pub use utf8::Utf8Bytes;
 

@@ -72,6 +72,12 @@ pub struct RecvHalf {
     /// The transport will deliver no more bytes.
     eof: bool,
     signals: Signals,
+    /// Bytes at the front of `read` that belong to a message handed out borrowed by
+    /// [`RecvHalf::poll_event_ref`]; dropped at the next call that touches `read`.
+    lent: usize,
+    /// permessage-deflate's inflater, when negotiated.
+    #[cfg(feature = "deflate")]
+    inflater: Option<crate::deflate::Decompressor>,
 }
 
 /// The frame being received.
@@ -96,6 +102,12 @@ struct InMessage {
     utf8: Utf8Validator,
     /// A chunk of this message was already delivered (chunk mode).
     delivered: bool,
+    /// The message is compressed (RSV1 on its first frame, RFC 7692 §6.1).
+    #[cfg(feature = "deflate")]
+    compressed: bool,
+    /// Bytes this compressed message inflated to so far, checked against the limit.
+    #[cfg(feature = "deflate")]
+    inflated: u64,
 }
 
 /// Signals not yet taken, folded so that they stay bounded whatever the peer sends.
@@ -106,6 +118,35 @@ struct Signals {
     close: Option<Option<CloseCode>>,
     failed: Option<Error>,
     eof: bool,
+}
+
+/// Text payloads longer than this are unmasked and validated in blocks of this size,
+/// each while it is in L1 cache.
+const FUSE_BLOCK: usize = 4096;
+
+/// Validates a whole payload: `core`'s validator for short ones (its ASCII fast path
+/// beats `simdutf8`'s dispatch below a few dozen bytes), `simdutf8` for the rest.
+#[inline]
+fn validate_utf8(bytes: &[u8]) -> Result<&str, ()> {
+    if bytes.len() < 64 {
+        core::str::from_utf8(bytes).map_err(|_| ())
+    } else {
+        simdutf8::basic::from_utf8(bytes).map_err(|_| ())
+    }
+}
+
+/// An event from [`RecvHalf::poll_event_ref`]: a whole message borrowed from the
+/// receive buffer, or any other event, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventRef<'a> {
+    /// A whole text message, validated as UTF-8.
+    Text(&'a str),
+    /// A whole binary message.
+    Binary(&'a [u8]),
+    /// Anything else, exactly as [`RecvHalf::poll_event`] returns it (a message that
+    /// arrived in several frames, a chunk, a control frame).
+    Owned(Event),
 }
 
 /// How far processing of the current frame got.
@@ -121,13 +162,16 @@ impl RecvHalf {
     pub(crate) fn new(role: Role, config: Config) -> Self {
         Self {
             role,
-            config,
             read: BytesMut::new(),
             frame: None,
             message: InMessage::default(),
             input_done: false,
             eof: false,
             signals: Signals::default(),
+            lent: 0,
+            #[cfg(feature = "deflate")]
+            inflater: config.deflate.map(crate::deflate::Decompressor::new),
+            config,
         }
     }
 
@@ -141,6 +185,7 @@ impl RecvHalf {
     /// Bytes after a close frame, or after a failure, are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
         if !self.input_done {
+            self.release_lent();
             self.read.extend_from_slice(bytes);
         }
     }
@@ -149,6 +194,7 @@ impl RecvHalf {
     /// tokio's `read_buf`). Only append to it; then call
     /// [`poll_event`](Self::poll_event).
     pub fn read_buffer(&mut self) -> &mut BytesMut {
+        self.release_lent();
         &mut self.read
     }
 
@@ -173,6 +219,16 @@ impl RecvHalf {
         if self.input_done {
             // Bytes appended through `read_buffer` after the end are dropped here.
             self.end_input();
+        }
+        self.release_lent();
+        // The common case first: a whole single-frame message in the buffer.
+        if let Some((kind, start, end)) = self.whole_message(true)? {
+            self.read.advance(start);
+            let data = self.read.split_to(end - start).freeze();
+            return Ok(Some(match kind {
+                MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
+                MessageKind::Binary => Event::Binary(data),
+            }));
         }
         while !self.input_done {
             let frame = match self.frame {
@@ -213,6 +269,147 @@ impl RecvHalf {
         Ok(None)
     }
 
+    /// Like [`poll_event`](Self::poll_event), but a whole single-frame message comes
+    /// out borrowed from the receive buffer, with no reference counting and no
+    /// allocation: the fastest way to consume small messages.
+    ///
+    /// The borrow ends at the next call on this half; the message's bytes are dropped
+    /// then. Messages that arrived in several frames, control frames and
+    /// [`Config::receive_chunks`] mode come out owned, as [`EventRef::Owned`].
+    ///
+    /// ```
+    /// use tidings_ws::{Config, Connection, EventRef};
+    ///
+    /// let (mut rx, _tx) = Connection::server(Config::default()).into_split();
+    /// // A masked client text frame, "Hello" (RFC 6455 §5.7).
+    /// rx.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// assert_eq!(rx.poll_event_ref()?, Some(EventRef::Text("Hello")));
+    /// assert_eq!(rx.poll_event_ref()?, None);
+    /// # Ok::<(), tidings_ws::Error>(())
+    /// ```
+    pub fn poll_event_ref(&mut self) -> Result<Option<EventRef<'_>>, Error> {
+        if self.input_done {
+            self.end_input();
+        }
+        self.release_lent();
+        // Text is validated here, once, by the conversion to `&str` itself.
+        let Some((kind, start, end)) = self.whole_message(false)? else {
+            return self.poll_event().map(|event| event.map(EventRef::Owned));
+        };
+        self.lent = end;
+        let payload = &self.read[start..end];
+        Ok(Some(match kind {
+            MessageKind::Binary => EventRef::Binary(payload),
+            MessageKind::Text => match validate_utf8(payload) {
+                Ok(text) => EventRef::Text(text),
+                Err(_) => {
+                    // `fail`, except for the receive buffer, which `payload` still
+                    // borrows: the next call frees it (`input_done` is set).
+                    self.input_done = true;
+                    self.frame = None;
+                    self.lent = 0;
+                    self.signals.pings.clear();
+                    self.signals.failed = Some(Error::InvalidUtf8);
+                    return Err(Error::InvalidUtf8);
+                }
+            },
+        }))
+    }
+
+    /// Drops the bytes of a message lent out by `poll_event_ref`.
+    #[inline]
+    fn release_lent(&mut self) {
+        if self.lent != 0 {
+            self.read.advance(core::mem::take(&mut self.lent));
+        }
+    }
+
+    /// The fast path of both `poll_event`s: if `read` starts with a whole,
+    /// unfragmented, uncompressed data message, checks it, unmasks and validates it in
+    /// place (text only with `validate`: the caller then validates it), and returns
+    /// its kind and where its payload lies in `read`. Anything
+    /// else (control frames, fragments, partial frames, chunk mode) is left to the
+    /// general path, untouched.
+    #[inline]
+    fn whole_message(
+        &mut self,
+        validate: bool,
+    ) -> Result<Option<(MessageKind, usize, usize)>, Error> {
+        if self.input_done
+            || self.frame.is_some()
+            || self.message.kind.is_some()
+            || self.config.receive_chunks
+        {
+            return Ok(None);
+        }
+        let Ok(Status::Complete((header, start))) = FrameHeader::decode(&self.read) else {
+            return Ok(None);
+        };
+        let kind = match header.opcode {
+            OpCode::TEXT => MessageKind::Text,
+            OpCode::BINARY => MessageKind::Binary,
+            _ => return Ok(None),
+        };
+        let available = (self.read.len() - start) as u64;
+        if !header.fin || header.rsv != 0 || header.payload_len > available {
+            return Ok(None);
+        }
+        // The rules `accept_header` would apply to this frame: masking by role and
+        // the limits. A frame that breaks one takes the general path, which reports
+        // the exact error.
+        let masked_ok = match self.role {
+            Role::Server => header.mask.is_some(),
+            Role::Client => header.mask.is_none(),
+        };
+        let limit = self.config.max_frame_size.min(self.config.max_message_size) as u64;
+        if !masked_ok || header.payload_len > limit {
+            return Ok(None);
+        }
+        let end = start + header.payload_len as usize;
+        let payload = &mut self.read[start..end];
+        let valid = match (kind, header.mask) {
+            (MessageKind::Binary, key) => {
+                if let Some(key) = key {
+                    apply_mask(payload, key, 0);
+                }
+                true
+            }
+            (MessageKind::Text, key) if !validate => {
+                if let Some(key) = key {
+                    apply_mask(payload, key, 0);
+                }
+                true
+            }
+            (MessageKind::Text, key) if payload.len() <= FUSE_BLOCK => {
+                if let Some(key) = key {
+                    apply_mask(payload, key, 0);
+                }
+                validate_utf8(payload).is_ok()
+            }
+            (MessageKind::Text, key) => {
+                // Unmask and validate block by block, so that each block is still
+                // in L1 cache when it is validated (one trip through memory, not two).
+                let mut utf8 = Utf8Validator::default();
+                let mut valid = true;
+                for (i, block) in payload.chunks_mut(FUSE_BLOCK).enumerate() {
+                    if let Some(key) = key {
+                        apply_mask(block, key, i * FUSE_BLOCK);
+                    }
+                    if utf8.feed(block).is_err() {
+                        valid = false;
+                        break;
+                    }
+                }
+                valid && utf8.finish().is_ok()
+            }
+        };
+        if !valid {
+            return Err(self.fail(Error::InvalidUtf8));
+        }
+        self.signals.heard = true;
+        Ok(Some((kind, start, end)))
+    }
+
     /// The next signal for the sending half, in the order they must be applied.
     pub fn poll_signal(&mut self) -> Option<Signal> {
         let s = &mut self.signals;
@@ -234,11 +431,16 @@ impl RecvHalf {
 
     /// Frees the buffers if they are empty, so an idle half holds only fixed-size state.
     pub fn shrink_buffers(&mut self) {
+        self.release_lent();
         if self.read.is_empty() && self.frame.is_none() {
             self.read = BytesMut::new();
         }
         if self.message.kind.is_none() {
             self.message.buf = BytesMut::new();
+            #[cfg(feature = "deflate")]
+            if let Some(inflater) = &mut self.inflater {
+                inflater.shrink();
+            }
         }
     }
 
@@ -252,6 +454,7 @@ impl RecvHalf {
     fn end_input(&mut self) {
         self.input_done = true;
         self.frame = None;
+        self.lent = 0;
         if !self.read.is_empty() || self.read.capacity() != 0 {
             self.read = BytesMut::new();
         }
@@ -261,12 +464,21 @@ impl RecvHalf {
     }
 
     pub(crate) fn buffered_input(&self) -> usize {
-        self.read.len()
+        self.read.len() - self.lent
     }
 
     /// Applies the §5 rules a header can be judged by, and the limits.
     fn accept_header(&mut self, h: &FrameHeader) -> Result<(), Error> {
-        if h.rsv != 0 {
+        // RFC 7692 §6.1: with permessage-deflate, RSV1 marks the first frame of a
+        // compressed data message, and only that.
+        #[cfg(feature = "deflate")]
+        let compressed = h.rsv == 0b100
+            && self.inflater.is_some()
+            && !h.opcode.is_control()
+            && h.opcode != OpCode::CONTINUATION;
+        #[cfg(not(feature = "deflate"))]
+        let compressed = false;
+        if h.rsv != 0 && !compressed {
             return Err(Error::ReservedBits);
         }
         if h.opcode.is_reserved() {
@@ -305,6 +517,11 @@ impl RecvHalf {
             self.message.kind = Some(kind);
             self.message.len = 0;
             self.message.delivered = false;
+            #[cfg(feature = "deflate")]
+            {
+                self.message.compressed = compressed;
+                self.message.inflated = 0;
+            }
         }
         self.message.len += h.payload_len;
         if self.message.len > self.config.max_message_size as u64 {
@@ -364,6 +581,10 @@ impl RecvHalf {
     }
 
     fn data_frame(&mut self, mut frame: InFrame) -> Result<Step, Error> {
+        #[cfg(feature = "deflate")]
+        if self.message.compressed {
+            return self.compressed_data_frame(frame);
+        }
         let h = frame.header;
         let kind = self.message.kind.unwrap_or(MessageKind::Binary);
         let remaining = (h.payload_len - frame.taken) as usize;
@@ -436,6 +657,93 @@ impl RecvHalf {
             self.message.buf.split().freeze()
         };
         self.message.kind = None;
+        Ok(Step::Event(match kind {
+            MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
+            MessageKind::Binary => Event::Binary(data),
+        }))
+    }
+
+    /// A frame of a compressed message: unmasked and inflated as it arrives, so the
+    /// compressed bytes are not kept; the message limit bounds the inflated size
+    /// while inflating (a deflate bomb stops at the limit).
+    #[cfg(feature = "deflate")]
+    fn compressed_data_frame(&mut self, mut frame: InFrame) -> Result<Step, Error> {
+        use crate::deflate::InflateError;
+        let h = frame.header;
+        let kind = self.message.kind.unwrap_or(MessageKind::Binary);
+        let remaining = (h.payload_len - frame.taken) as usize;
+        let available = self.read.len().min(remaining);
+        let complete = available == remaining;
+        let last = complete && h.fin;
+        if available == 0 && !complete {
+            self.frame = Some(frame);
+            return Ok(Step::Starved);
+        }
+        let mut piece = self.read.split_to(available);
+        if let Some(key) = h.mask {
+            apply_mask(&mut piece, key, frame.taken as usize);
+        }
+        frame.taken += available as u64;
+        self.frame = if complete { None } else { Some(frame) };
+
+        let limit = self.config.max_message_size;
+        let Some(inflater) = self.inflater.as_mut() else {
+            return Err(Error::ReservedBits);
+        };
+        let message = &mut self.message;
+        let before = message.buf.len();
+        let mut inflated = inflater.decompress(&piece, &mut message.buf, message.inflated, limit);
+        if last && inflated.is_ok() {
+            let so_far = message.inflated + (message.buf.len() - before) as u64;
+            inflated = inflater.finish(&mut message.buf, so_far, limit);
+        }
+        message.inflated += (message.buf.len() - before) as u64;
+        // What inflated before a failure is checked first, so the error is the one
+        // at the earliest byte however the input was split.
+        if kind == MessageKind::Text {
+            message
+                .utf8
+                .feed(&message.buf[before..])
+                .map_err(|_| Error::InvalidUtf8)?;
+        }
+        match inflated {
+            Ok(()) => {}
+            Err(InflateError::Invalid) => return Err(Error::InvalidCompressedData),
+            Err(InflateError::TooBig { len }) => return Err(Error::MessageTooBig { len, limit }),
+        }
+        if last && kind == MessageKind::Text {
+            message.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+        }
+
+        if self.config.receive_chunks {
+            if message.buf.is_empty() && !last {
+                return Ok(if complete {
+                    Step::Continue
+                } else {
+                    Step::Starved
+                });
+            }
+            let first = !message.delivered;
+            message.delivered = true;
+            if last {
+                message.kind = None;
+            }
+            return Ok(Step::Event(Event::Chunk(Chunk {
+                kind,
+                data: message.buf.split().freeze(),
+                first,
+                last,
+            })));
+        }
+        if !last {
+            return Ok(if complete {
+                Step::Continue
+            } else {
+                Step::Starved
+            });
+        }
+        message.kind = None;
+        let data = message.buf.split().freeze();
         Ok(Step::Event(match kind {
             MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
             MessageKind::Binary => Event::Binary(data),

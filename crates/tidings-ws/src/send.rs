@@ -176,6 +176,9 @@ pub struct SendHalf {
     /// A failure found by a timer, for the caller to collect.
     error: Option<Error>,
     timers: Timers,
+    /// permessage-deflate's compressor, when negotiated.
+    #[cfg(feature = "deflate")]
+    compressor: Option<crate::deflate::Compressor>,
 }
 
 /// The fragmented message being sent.
@@ -183,7 +186,12 @@ pub struct SendHalf {
 struct OutMessage {
     kind: MessageKind,
     utf8: Utf8Validator,
+    /// Its pieces are compressed (permessage-deflate).
+    compressed: bool,
 }
+
+/// RSV1: the first frame of a compressed message (RFC 7692 §6).
+const RSV1: u8 = 0b100;
 
 /// Bytes waiting for the transport, in two streams.
 #[derive(Debug, Default)]
@@ -223,6 +231,8 @@ impl SendHalf {
     ) -> Self {
         config.max_send_frame_size = config.max_send_frame_size.max(1);
         Self {
+            #[cfg(feature = "deflate")]
+            compressor: config.deflate.map(crate::deflate::Compressor::new),
             role,
             config,
             state: State::Open,
@@ -381,6 +391,60 @@ impl SendHalf {
         self.send_message(MessageKind::Binary, data.into())
     }
 
+    /// Queues a binary message, copying `data` next to its frame header (a client
+    /// masks it in the same pass).
+    ///
+    /// For small messages this is the fastest send: no reference count, no
+    /// allocation beyond the shared output buffer. For large ones on a server, prefer
+    /// [`send_binary`](Self::send_binary), which hands the caller's `Bytes` on without
+    /// a copy.
+    pub fn send_binary_slice(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_copied(MessageKind::Binary, data)
+    }
+
+    /// Queues a text message, copying `text` next to its frame header: the
+    /// `&str` counterpart of [`send_binary_slice`](Self::send_binary_slice).
+    pub fn send_text_str(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_copied(MessageKind::Text, text.as_bytes())
+    }
+
+    fn send_copied(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+        #[cfg(feature = "deflate")]
+        let plain = self
+            .compressor
+            .as_ref()
+            .is_none_or(|c| !c.wants(data.len()));
+        #[cfg(not(feature = "deflate"))]
+        let plain = true;
+        if !plain || data.len() > self.config.max_send_frame_size {
+            // Compressed or split into frames: the general path, from a copy.
+            return self.send_message(kind, Bytes::copy_from_slice(data));
+        }
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let mask = self.mask_source.as_mut().map(|s| s.next_key());
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: kind.opcode(),
+            mask,
+            payload_len: data.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode_array(&mut head);
+        let out = &mut self.out;
+        out.len += n + data.len();
+        out.tail.reserve(n + data.len());
+        out.tail.extend_from_slice(&head[..n]);
+        match mask {
+            Some(key) => extend_masked(&mut out.tail, data, key, 0),
+            None => out.tail.extend_from_slice(data),
+        }
+        Ok(())
+    }
+
     /// Queues a message encoded once for many connections. A server queues the
     /// prepared frames as they are (no encoding, no copy); a client encodes and masks
     /// the payload as for [`send_binary`](Self::send_binary).
@@ -406,7 +470,16 @@ impl SendHalf {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_data(kind.opcode(), payload, true);
+        #[cfg(feature = "deflate")]
+        if let Some(compressor) = &mut self.compressor {
+            if compressor.wants(payload.len()) {
+                let mut compressed = BytesMut::new();
+                compressor.compress(&payload, true, &mut compressed);
+                self.queue_data(kind.opcode(), RSV1, compressed.freeze(), true);
+                return Ok(());
+            }
+        }
+        self.queue_data(kind.opcode(), 0, payload, true);
         Ok(())
     }
 
@@ -423,9 +496,18 @@ impl SendHalf {
     ) -> Result<(), SendError> {
         self.check_can_send()?;
         let data = data.into();
-        let (opcode, mut utf8) = match self.sending.take() {
-            None => (kind.opcode(), Utf8Validator::default()),
-            Some(m) if m.kind == kind => (OpCode::CONTINUATION, m.utf8),
+        // A streamed message is compressed whole or not at all; its size is unknown,
+        // so the threshold does not apply.
+        #[cfg(feature = "deflate")]
+        let compress = self
+            .compressor
+            .as_ref()
+            .is_some_and(|c| c.wants(usize::MAX));
+        #[cfg(not(feature = "deflate"))]
+        let compress = false;
+        let (opcode, mut utf8, compressed) = match self.sending.take() {
+            None => (kind.opcode(), Utf8Validator::default(), compress),
+            Some(m) if m.kind == kind => (OpCode::CONTINUATION, m.utf8, m.compressed),
             Some(m) => {
                 self.sending = Some(m);
                 return Err(SendError::KindMismatch);
@@ -439,14 +521,36 @@ impl SendHalf {
             if checked.is_err() {
                 // Refuse the piece and keep the message where it was.
                 if opcode == OpCode::CONTINUATION {
-                    self.sending = Some(OutMessage { kind, utf8: before });
+                    self.sending = Some(OutMessage {
+                        kind,
+                        utf8: before,
+                        compressed,
+                    });
                 }
                 return Err(SendError::InvalidUtf8);
             }
         }
-        self.queue_data(opcode, data, fin);
+        let rsv = if compressed && opcode != OpCode::CONTINUATION {
+            RSV1
+        } else {
+            0
+        };
+        #[cfg(feature = "deflate")]
+        let data = match &mut self.compressor {
+            Some(compressor) if compressed => {
+                let mut out = BytesMut::new();
+                compressor.compress(&data, fin, &mut out);
+                out.freeze()
+            }
+            _ => data,
+        };
+        self.queue_data(opcode, rsv, data, fin);
         if !fin {
-            self.sending = Some(OutMessage { kind, utf8 });
+            self.sending = Some(OutMessage {
+                kind,
+                utf8,
+                compressed,
+            });
         }
         Ok(())
     }
@@ -571,6 +675,10 @@ impl SendHalf {
             self.out.control = BytesMut::new();
             self.out.tail = BytesMut::new();
         }
+        #[cfg(feature = "deflate")]
+        if let (Some(compressor), None) = (&mut self.compressor, &self.sending) {
+            compressor.shrink();
+        }
     }
 
     // --- internals ----------------------------------------------------------------
@@ -588,10 +696,11 @@ impl SendHalf {
         }
     }
 
-    /// Queues a data message or fragment, split at the configured frame size.
-    fn queue_data(&mut self, opcode: OpCode, payload: Bytes, fin: bool) {
+    /// Queues a data message or fragment, split at the configured frame size; `rsv`
+    /// goes on the first frame only.
+    fn queue_data(&mut self, opcode: OpCode, rsv: u8, payload: Bytes, fin: bool) {
         let max = self.config.max_send_frame_size;
-        let mut opcode = opcode;
+        let (mut opcode, mut rsv) = (opcode, rsv);
         let mut rest = payload;
         loop {
             let piece = if rest.len() > max {
@@ -600,19 +709,19 @@ impl SendHalf {
                 core::mem::take(&mut rest)
             };
             let last = rest.is_empty();
-            self.queue_data_frame(fin && last, opcode, piece);
+            self.queue_data_frame(fin && last, opcode, rsv, piece);
             if last {
                 return;
             }
-            opcode = OpCode::CONTINUATION;
+            (opcode, rsv) = (OpCode::CONTINUATION, 0);
         }
     }
 
-    fn queue_data_frame(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
+    fn queue_data_frame(&mut self, fin: bool, opcode: OpCode, rsv: u8, payload: Bytes) {
         let mask = self.mask_source.as_mut().map(|s| s.next_key());
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -654,7 +763,12 @@ impl SendHalf {
             }
             None => 0,
         };
-        self.queue_data_frame(true, OpCode::CLOSE, Bytes::copy_from_slice(&payload[..len]));
+        self.queue_data_frame(
+            true,
+            OpCode::CLOSE,
+            0,
+            Bytes::copy_from_slice(&payload[..len]),
+        );
         self.close_queued = true;
     }
 }

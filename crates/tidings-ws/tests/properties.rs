@@ -263,3 +263,81 @@ proptest! {
         prop_assert_eq!(split, whole);
     }
 }
+
+/// Drives a server's receiving half with `poll_event_ref`, turning borrowed messages
+/// into owned events, feeding `wire` cut at `cuts`.
+fn run_borrowed(wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Option<Error>) {
+    use tidings_ws::EventRef;
+    let (mut rx, _tx) = Connection::server(Config::default()).into_split();
+    let mut all = Vec::new();
+    let mut at = 0;
+    for &cut in cuts.iter().chain(core::iter::once(&wire.len())) {
+        let cut = cut.clamp(at, wire.len());
+        rx.receive(&wire[at..cut]);
+        at = cut;
+        loop {
+            match rx.poll_event_ref() {
+                Ok(Some(EventRef::Text(t))) => all.push(Event::Text(t.into())),
+                Ok(Some(EventRef::Binary(b))) => {
+                    all.push(Event::Binary(bytes::Bytes::copy_from_slice(b)));
+                }
+                Ok(Some(EventRef::Owned(e))) => all.push(e),
+                Ok(Some(other)) => panic!("unknown {other:?}"),
+                Ok(None) => break,
+                Err(e) => return (all, Some(e)),
+            }
+        }
+    }
+    (all, None)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `poll_event_ref` (whole messages borrowed from the buffer) reports exactly
+    /// what `poll_event` does, for any input and any split, errors included.
+    #[test]
+    fn borrowed_events_match_owned(
+        msgs in prop::collection::vec(msg(), 0..10),
+        noise in prop::collection::vec(any::<u8>(), 0..40),
+        cuts in split_points(3000),
+    ) {
+        let mut client = Connection::client_with_mask_source(Config::default(), || [9, 8, 7, 6]);
+        let (_, mut wire) = send_all(&mut client, &msgs);
+        wire.extend_from_slice(&noise);
+        let owned = feed_split(Connection::server(Config::default()), &wire, &cuts);
+        prop_assert_eq!(run_borrowed(&wire, &cuts), owned);
+    }
+
+    /// `send_binary_slice` / `send_text_str` put the same bytes on the wire as
+    /// `send_binary` / `send_text`, on both roles.
+    #[test]
+    fn copied_sends_match(
+        msgs in prop::collection::vec(msg(), 0..10),
+        client in any::<bool>(),
+        frame_size in 1usize..400,
+    ) {
+        let mut config = Config::default();
+        config.max_send_frame_size = frame_size;
+        let make = || if client {
+            Connection::client_with_mask_source(config.clone(), || [1, 2, 3, 4])
+        } else {
+            Connection::server(config.clone())
+        };
+        let (mut a, mut b) = (make(), make());
+        for m in &msgs {
+            match m {
+                Msg::Text(s) => {
+                    a.send_text(s.clone()).unwrap();
+                    b.send_text_str(s).unwrap();
+                }
+                Msg::Binary(v) => {
+                    a.send_binary(v.clone()).unwrap();
+                    b.send_binary_slice(v).unwrap();
+                }
+                _ => {}
+            }
+        }
+        prop_assert_eq!(transmit(&mut a, Duration::ZERO), transmit(&mut b, Duration::ZERO));
+    }
+}
