@@ -47,10 +47,19 @@ pub struct Config {
     /// and the transport is dropped. Default 30 s. The watermarks already bound the
     /// memory such a peer holds; this bounds how long it holds the connection.
     pub write_timeout: Option<Duration>,
-    /// How many bytes one read asks the transport for. Default 16 KiB. The space is
-    /// reserved in the connection's receive buffer, which is freed again whenever the
-    /// connection goes idle.
+    /// The most bytes one read asks the transport for. Default 16 KiB. Reads start
+    /// at 2 KiB (or this, if smaller), double while they come back full and halve
+    /// again after small ones, so small messages do not pay for zeroing a large
+    /// buffer. The space is reserved in the connection's receive buffer, which is
+    /// freed again whenever the connection goes idle.
     pub read_buffer_size: usize,
+    /// permessage-deflate (RFC 7692): `Some(preset)` makes a client offer it and a
+    /// server accept offers of it, within the preset's windows and context
+    /// takeover; the handshake may narrow them. Default `None`: not offered, not
+    /// accepted. See [`DeflateConfig`](tidings_ws::DeflateConfig) for the presets and
+    /// their memory.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<tidings_ws::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -63,6 +72,8 @@ impl Default for Config {
             handshake_limits: Limits::default(),
             idle_timeout: None,
             write_timeout: Some(Duration::from_secs(30)),
+            #[cfg(feature = "deflate")]
+            deflate: None,
             read_buffer_size: 16 * 1024,
         }
     }

@@ -111,6 +111,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
 mod handshake;
 mod split;
@@ -142,4 +144,6 @@ pub use transport::{SplitTransport, Transport};
 pub use websocket::{Message, WebSocket};
 
 pub use tidings_handshake::{ClientBuilder, Rejection, UpgradeRequest};
+#[cfg(feature = "deflate")]
+pub use tidings_ws::DeflateConfig;
 pub use tidings_ws::{CloseCode, CloseFrame, PreparedMessage, Role, Utf8Bytes};

@@ -54,6 +54,7 @@ use tidings_ws::{CloseCode, PreparedMessage, RecvHalf, SendHalf, Signal, State};
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::transport::ReadSize;
 use crate::transport::sealed::{ReadIo, Split, WriteIo};
 use crate::websocket::{Message, Outbox, to_message};
 
@@ -104,7 +105,7 @@ impl<S: Split> Parts<S> {
         let reader = WsReader {
             io: read_io,
             half: self.recv,
-            read_buffer_size: self.config.read_buffer_size,
+            read_size: ReadSize::new(self.config.read_buffer_size),
             stamp: self.config.idle_timeout.is_some(),
             signals: signal_tx,
             stashed: None,
@@ -148,7 +149,8 @@ impl<S: Split> Parts<S> {
 pub struct WsReader<S: Split> {
     io: S::ReadHalf,
     half: RecvHalf,
-    read_buffer_size: usize,
+    /// How many bytes the next read asks for.
+    read_size: ReadSize,
     /// Record receive times for the idle timeout.
     stamp: bool,
     signals: mpsc::Sender<Signal>,
@@ -229,7 +231,7 @@ impl<S: Split> WsReader<S> {
             let done = self.half.is_done();
             let buf = self.half.read_buffer();
             let before = buf.len();
-            let read = self.io.poll_read_into(cx, buf, self.read_buffer_size);
+            let read = self.io.poll_read_into(cx, buf, self.read_size.get());
             if done {
                 // Input is over: read only to see the end of stream.
                 self.half.read_buffer().truncate(before);
@@ -239,7 +241,8 @@ impl<S: Split> WsReader<S> {
                     self.eof = true;
                     self.half.handle_eof();
                 }
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(n)) => {
+                    self.read_size.record(n);
                     if self.stamp {
                         self.shared.received(self.io.now());
                     }
@@ -494,6 +497,9 @@ impl<S: Split> WsWriter<S> {
                     self.fire_timers(self.io.now());
                     continue;
                 }
+            } else {
+                // No deadline: no timer left in the wheel (see `cancel_sleep`).
+                self.io.cancel_sleep();
             }
             if self.out.is_empty() {
                 self.half.shrink_buffers();

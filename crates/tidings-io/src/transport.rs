@@ -54,6 +54,10 @@ pub(crate) mod sealed {
         fn now(&self) -> Duration;
         /// Ready once `now() >= deadline`; otherwise wakes the task then.
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()>;
+        /// Drops the armed sleep, if any: the caller has no deadline. A sleep left
+        /// armed stays in the runtime's timer wheel, so every wait for I/O would set
+        /// a kernel timer (`epoll_wait` with a timeout) until it fires.
+        fn cancel_sleep(&mut self);
     }
 
     /// The reading half of a split transport.
@@ -87,6 +91,8 @@ pub(crate) mod sealed {
         fn now(&self) -> Duration;
         /// As [`Io::poll_sleep_until`].
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()>;
+        /// As [`Io::cancel_sleep`].
+        fn cancel_sleep(&mut self);
     }
 
     /// A whole transport writes like a writing half (the unsplit `WebSocket` and
@@ -110,6 +116,9 @@ pub(crate) mod sealed {
         }
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
             Io::poll_sleep_until(self, cx, deadline)
+        }
+        fn cancel_sleep(&mut self) {
+            Io::cancel_sleep(self)
         }
     }
 
@@ -170,6 +179,60 @@ impl<T> Shared<T> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut io)
+    }
+}
+
+/// How many bytes the next read asks for: from [`ReadSize::MIN`] up to
+/// [`Config::read_buffer_size`](crate::Config::read_buffer_size), following what
+/// the reads bring.
+///
+/// Each read zero-fills the room it asks for (see the module documentation), and a
+/// connection frees its receive buffer whenever it goes idle, so asking for 16 KiB
+/// to receive a 20-byte message costs a 16 KiB allocation and `memset` per message.
+/// The size starts small, doubles after a read that filled it, and halves after two
+/// reads in a row that used less than a quarter of it (the adaptive strategy of
+/// hyper's read buffer). A stream of large messages reaches the full size within a
+/// few reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadSize {
+    next: usize,
+    max: usize,
+    /// The last read used less than a quarter of its room.
+    small: bool,
+}
+
+impl ReadSize {
+    /// The smallest read: room for most messages of a chat or a feed in one read.
+    pub(crate) const MIN: usize = 2048;
+
+    /// Starts at the smallest size; never asks for more than `max` (nor less than 1).
+    pub(crate) fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            next: Self::MIN.min(max),
+            max,
+            small: false,
+        }
+    }
+
+    /// The size of the next read.
+    pub(crate) fn get(&self) -> usize {
+        self.next
+    }
+
+    /// Adapts to a read of `n` bytes that asked for [`get`](Self::get).
+    pub(crate) fn record(&mut self, n: usize) {
+        if n >= self.next {
+            self.next = self.next.saturating_mul(2).min(self.max);
+            self.small = false;
+        } else if n < self.next / 4 {
+            if self.small {
+                self.next = (self.next / 2).max(Self::MIN.min(self.max));
+            }
+            self.small = !self.small;
+        } else {
+            self.small = false;
+        }
     }
 }
 
@@ -280,6 +343,10 @@ mod tokio_rt {
 
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
             poll_sleep(&mut self.sleep, self.epoch, cx, deadline)
+        }
+
+        fn cancel_sleep(&mut self) {
+            self.sleep = None;
         }
     }
 
@@ -452,6 +519,10 @@ mod tokio_rt {
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
             poll_sleep(&mut self.sleep, self.epoch, cx, deadline)
         }
+
+        fn cancel_sleep(&mut self) {
+            self.sleep = None;
+        }
     }
 }
 
@@ -536,6 +607,10 @@ mod futures_rt {
 
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
             poll_timer(&mut self.timer, self.epoch, cx, deadline)
+        }
+
+        fn cancel_sleep(&mut self) {
+            self.timer = None;
         }
     }
 
@@ -678,6 +753,10 @@ mod futures_rt {
         fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Duration) -> Poll<()> {
             poll_timer(&mut self.timer, self.epoch, cx, deadline)
         }
+
+        fn cancel_sleep(&mut self) {
+            self.timer = None;
+        }
     }
 }
 
@@ -737,4 +816,45 @@ pub(crate) async fn write_all_before<S: Transport>(
         Poll::Ready(Ok(()))
     })
     .await
+}
+
+#[cfg(test)]
+mod read_size_tests {
+    use super::ReadSize;
+
+    #[test]
+    fn grows_on_full_reads_and_shrinks_on_small_ones() {
+        let mut size = ReadSize::new(16 * 1024);
+        assert_eq!(size.get(), ReadSize::MIN);
+        for expected in [4096, 8192, 16384, 16384] {
+            size.record(size.get());
+            assert_eq!(size.get(), expected);
+        }
+        // One small read is not a trend; two are.
+        size.record(20);
+        assert_eq!(size.get(), 16384);
+        size.record(20);
+        assert_eq!(size.get(), 8192);
+        // A read in between resets the count.
+        size.record(20);
+        size.record(4000);
+        size.record(20);
+        assert_eq!(size.get(), 8192);
+        for _ in 0..20 {
+            size.record(1);
+        }
+        assert_eq!(size.get(), ReadSize::MIN);
+    }
+
+    #[test]
+    fn stays_within_a_small_maximum() {
+        let mut size = ReadSize::new(100);
+        assert_eq!(size.get(), 100);
+        size.record(100);
+        assert_eq!(size.get(), 100);
+        size.record(1);
+        size.record(1);
+        assert_eq!(size.get(), 100);
+        assert_eq!(ReadSize::new(0).get(), 1);
+    }
 }

@@ -1,0 +1,108 @@
+//! permessage-deflate between the handshake and the connection: one local preset
+//! ([`Config::deflate`](crate::Config::deflate)) becomes a client's offer or a
+//! server's policy, and the agreed parameters become the connection's
+//! [`DeflateConfig`], seen from this end.
+//!
+//! The two protocol crates do not know each other (each makes sense alone), so
+//! this mapping from RFC 7692's `server_*` / `client_*` names to tidings-ws'
+//! `compress_*` / `decompress_*` ones lives in the binding.
+
+use tidings_handshake::deflate::{ClientMaxWindowBits, DeflateOffer, DeflateParams, DeflatePolicy};
+use tidings_ws::DeflateConfig;
+
+/// What a server accepts and asks for, from its preset.
+pub(crate) fn policy(preset: &DeflateConfig) -> DeflatePolicy {
+    let mut policy = DeflatePolicy::default();
+    policy.server_no_context_takeover = preset.compress_no_context_takeover;
+    policy.client_no_context_takeover = preset.decompress_no_context_takeover;
+    policy.server_max_window_bits = preset.compress_window_bits;
+    policy.client_max_window_bits = preset.decompress_window_bits;
+    policy
+}
+
+/// What a client offers, from its preset: the browser's offer, plus whatever
+/// the preset asks of the server.
+pub(crate) fn offer(preset: &DeflateConfig) -> DeflateOffer {
+    let mut offer = DeflateOffer::default();
+    offer.server_no_context_takeover = preset.decompress_no_context_takeover;
+    offer.client_no_context_takeover = preset.compress_no_context_takeover;
+    offer.server_max_window_bits =
+        (preset.decompress_window_bits < 15).then_some(preset.decompress_window_bits);
+    offer.client_max_window_bits = if preset.compress_window_bits < 15 {
+        ClientMaxWindowBits::Limit(preset.compress_window_bits)
+    } else {
+        ClientMaxWindowBits::Supported
+    };
+    offer
+}
+
+/// A server's connection settings after the handshake agreed on `params`.
+pub(crate) fn server(preset: DeflateConfig, params: DeflateParams) -> DeflateConfig {
+    preset.negotiated(
+        params.server_no_context_takeover,
+        params.server_max_window_bits,
+        params.client_no_context_takeover,
+        params.client_max_window_bits,
+    )
+}
+
+/// A client's connection settings after the handshake agreed on `params`.
+pub(crate) fn client(preset: DeflateConfig, params: DeflateParams) -> DeflateConfig {
+    preset.negotiated(
+        params.client_no_context_takeover,
+        params.client_max_window_bits,
+        params.server_no_context_takeover,
+        params.server_max_window_bits,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidings_handshake::Extension;
+
+    /// Whatever two presets meet, both ends agree: what one compresses with, the
+    /// other inflates with at least as large a window, and context takeover matches.
+    #[test]
+    fn any_two_presets_agree() {
+        let mut presets = vec![DeflateConfig::default(), DeflateConfig::low_memory()];
+        for bits in [9, 12] {
+            let mut p = DeflateConfig::default();
+            p.compress_window_bits = bits;
+            p.decompress_no_context_takeover = true;
+            presets.push(p);
+            let mut p = DeflateConfig::low_memory();
+            p.decompress_window_bits = bits;
+            p.compress_no_context_takeover = true;
+            presets.push(p);
+        }
+        for c in &presets {
+            for s in &presets {
+                let offers = [offer(c).to_extension()];
+                let (params, response) = policy(s).negotiate(&offers).expect("acceptable");
+                let checked = offer(c)
+                    .check_response(
+                        &Extension::parse_all([response.to_string().as_bytes()]).unwrap()[0],
+                    )
+                    .expect("the client accepts the answer");
+                assert_eq!(checked, params);
+                let (client, server) = (client(*c, params), server(*s, params));
+                assert!(client.compress_window_bits <= server.decompress_window_bits.max(9));
+                assert!(server.compress_window_bits <= client.decompress_window_bits.max(9));
+                assert!(
+                    !client.compress_no_context_takeover
+                        || server.decompress_no_context_takeover
+                        || !params.client_no_context_takeover
+                );
+                assert_eq!(
+                    server.compress_no_context_takeover,
+                    params.server_no_context_takeover
+                );
+                assert_eq!(
+                    client.decompress_no_context_takeover,
+                    params.server_no_context_takeover
+                );
+            }
+        }
+    }
+}
