@@ -1,0 +1,337 @@
+//! The servers under test, each the plainest echo (or event fan-out) its library
+//! documents, on a single-threaded tokio runtime bound to 127.0.0.1.
+//!
+//! A server prints `PORT <n>` on stdout once it listens, and exits when its stdin
+//! reaches end of file: the driver holds the other end, so the server cannot outlive
+//! it. Connection errors end that connection quietly (the load client drops its
+//! sockets without a closing handshake at the end of a case).
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, Stream, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// The WebSocket echo servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WsServer {
+    /// `tidings_io::accept` and `recv` / `send`.
+    Tidings,
+    /// `tokio_tungstenite::accept_async`, as a `Stream` + `Sink`.
+    Tungstenite,
+    /// `fastwebsockets` with a `FragmentCollector` (whole messages); the 101 is
+    /// written with tidings-handshake, since its own server handshake needs hyper.
+    FastWebSockets,
+    /// `tokio_websockets::ServerBuilder::accept`, as a `Stream` + `Sink`.
+    TokioWebSockets,
+}
+
+impl WsServer {
+    /// Every server, tidings first.
+    pub(crate) const ALL: [Self; 4] = [
+        Self::Tidings,
+        Self::Tungstenite,
+        Self::FastWebSockets,
+        Self::TokioWebSockets,
+    ];
+
+    /// The name on the command line and in the tables.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Tidings => "tidings",
+            Self::Tungstenite => "tungstenite",
+            Self::FastWebSockets => "fastwebsockets",
+            Self::TokioWebSockets => "tokio-websockets",
+        }
+    }
+
+    /// The server with this name.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// The Server-Sent Events servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SseServer {
+    /// `tidings_io::sse::read_request` + `SseWriter::run` on a raw TCP stream.
+    Tidings,
+    /// axum's `Sse` response behind `axum::serve` (hyper, HTTP/1.1).
+    Axum,
+}
+
+impl SseServer {
+    /// Every server, tidings first.
+    pub(crate) const ALL: [Self; 2] = [Self::Tidings, Self::Axum];
+
+    /// The name on the command line and in the tables.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Tidings => "tidings",
+            Self::Axum => "axum",
+        }
+    }
+
+    /// The server with this name.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Runs a WebSocket echo server until stdin closes.
+pub(crate) fn serve_ws(server: WsServer) -> Result<(), String> {
+    serve(|listener| async move {
+        loop {
+            let Some(tcp) = accept(&listener).await else {
+                continue;
+            };
+            // One spawn per server, each with its own future type: a task is as
+            // large as its future, and a `match` inside one future would size every
+            // server's tasks by the largest of them. A dropped connection is the
+            // normal end of a case, so errors are ignored.
+            match server {
+                WsServer::Tidings => tokio::spawn(async { drop(echo_tidings(tcp).await) }),
+                WsServer::Tungstenite => tokio::spawn(async { drop(echo_tungstenite(tcp).await) }),
+                WsServer::FastWebSockets => {
+                    tokio::spawn(async { drop(echo_fastwebsockets(tcp).await) })
+                }
+                WsServer::TokioWebSockets => {
+                    tokio::spawn(async { drop(echo_tokio_websockets(tcp).await) })
+                }
+            };
+        }
+    })
+}
+
+/// Runs an SSE fan-out server until stdin closes: every subscriber of `/events`
+/// gets every event the producer publishes (or skips ahead when it lags).
+pub(crate) fn serve_sse(server: SseServer) -> Result<(), String> {
+    serve(|listener| async move {
+        let (tx, _) = broadcast::channel::<Arc<str>>(SSE_QUEUE);
+        tokio::spawn(produce(tx.clone()));
+        match server {
+            SseServer::Tidings => loop {
+                let Some(tcp) = accept(&listener).await else {
+                    continue;
+                };
+                let rx = tx.subscribe();
+                tokio::spawn(async move {
+                    let _ = sse_tidings(tcp, rx).await;
+                });
+            },
+            SseServer::Axum => {
+                use axum::serve::ListenerExt;
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                let app = axum::Router::new()
+                    .route("/events", axum::routing::get(sse_axum))
+                    .with_state(tx);
+                let _ = axum::serve(listener, app).await;
+            }
+        }
+    })
+}
+
+/// Sets the tidings echo server's `Config::read_buffer_size` (bytes) when present.
+const READ_BUFFER_VAR: &str = "TIDINGS_E2E_READ_BUFFER";
+
+/// How many events a slow subscriber may fall behind before it skips ahead.
+const SSE_QUEUE: usize = 256;
+
+/// The event's `data`: about 100 bytes of JSON, like a typical notification.
+fn event_data(seq: u64) -> Arc<str> {
+    Arc::from(format!(
+        "{{\"seq\":{seq},\"kind\":\"tick\",\"body\":\"the quick brown fox jumps over the lazy dog\"}}"
+    ))
+}
+
+/// Publishes events while anyone listens, one per scheduler round: after each, it
+/// yields, so every subscriber woken by it runs before the next.
+async fn produce(tx: broadcast::Sender<Arc<str>>) {
+    let mut seq = 0u64;
+    loop {
+        if tx.receiver_count() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        seq += 1;
+        let _ = tx.send(event_data(seq));
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The next event for one subscriber, skipping what it missed when it lagged.
+fn events(rx: broadcast::Receiver<Arc<str>>) -> impl Stream<Item = Arc<str>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(data) => return Some((data, rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+async fn sse_tidings(tcp: TcpStream, rx: broadcast::Receiver<Arc<str>>) -> Result<(), BoxError> {
+    use tidings_io::sse::{self, Event, ServerConfig, SseWriter};
+    let mut io = tidings_io::Tokio::new(tcp);
+    let config = ServerConfig::default();
+    sse::read_request(&mut io, &config).await?;
+    let mut writer = SseWriter::start(io, config).await?;
+    writer
+        .run(events(rx).map(|data| Event::data(&*data)))
+        .await?;
+    Ok(())
+}
+
+async fn sse_axum(
+    axum::extract::State(tx): axum::extract::State<broadcast::Sender<Arc<str>>>,
+) -> axum::response::sse::Sse<impl Stream<Item = Result<axum::response::sse::Event, Infallible>>> {
+    let stream =
+        events(tx.subscribe()).map(|data| Ok(axum::response::sse::Event::default().data(&*data)));
+    axum::response::sse::Sse::new(stream)
+}
+
+async fn echo_tidings(tcp: TcpStream) -> Result<(), BoxError> {
+    use tidings_io::{Config, Message, Tokio};
+    let mut config = Config::default();
+    // For experiments only (docs/performance.md, "End-to-end"): the tables use the default.
+    if let Some(size) = std::env::var(READ_BUFFER_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.read_buffer_size = size;
+    }
+    let mut ws = tidings_io::accept(Tokio::new(tcp), config).await?;
+    while let Some(message) = ws.recv().await {
+        let message = message?;
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn echo_tungstenite(tcp: TcpStream) -> Result<(), BoxError> {
+    let mut ws = tokio_tungstenite::accept_async(tcp).await?;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        if message.is_text() || message.is_binary() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn echo_fastwebsockets(mut tcp: TcpStream) -> Result<(), BoxError> {
+    use fastwebsockets::{FragmentCollector, Frame, OpCode, Role, WebSocket};
+    upgrade_by_hand(&mut tcp).await?;
+    let mut ws = WebSocket::after_handshake(tcp, Role::Server);
+    ws.set_auto_close(true);
+    ws.set_auto_pong(true);
+    let mut ws = FragmentCollector::new(ws);
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            OpCode::Close => return Ok(()),
+            OpCode::Text | OpCode::Binary => {
+                ws.write_frame(Frame::new(true, frame.opcode, None, frame.payload))
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn echo_tokio_websockets(tcp: TcpStream) -> Result<(), BoxError> {
+    let (_request, mut ws) = tokio_websockets::ServerBuilder::new().accept(tcp).await?;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        if message.is_text() || message.is_binary() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads one upgrade request and writes the 101 (for fastwebsockets, whose own
+/// server handshake is a hyper service). The load client sends nothing after its
+/// request until it has the answer, so no frame byte is read here.
+async fn upgrade_by_hand(tcp: &mut TcpStream) -> Result<(), BoxError> {
+    use tidings_handshake::{Parsed, Request, RequestParser, Status};
+    let mut parser = RequestParser::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err("end of stream in the handshake".into());
+        }
+        if let Status::Complete(Parsed { head, .. }) = parser.parse(&chunk[..n])? {
+            let Request::Upgrade(request) = head else {
+                return Err("not an upgrade".into());
+            };
+            let mut out = Vec::new();
+            request.accept().encode(&mut out);
+            tcp.write_all(&out).await?;
+            return Ok(());
+        }
+    }
+}
+
+/// The next connection, with Nagle off; `None` after an accept error (out of file
+/// descriptors, say), after a pause so the loop does not spin.
+async fn accept(listener: &TcpListener) -> Option<TcpStream> {
+    match listener.accept().await {
+        Ok((tcp, _)) => {
+            let _ = tcp.set_nodelay(true);
+            Some(tcp)
+        }
+        Err(_) => {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            None
+        }
+    }
+}
+
+/// Builds the single-threaded runtime, listens on 127.0.0.1 (a port the OS picks,
+/// a backlog deep enough for thousands of connects), prints the port and runs
+/// `server` until stdin closes.
+fn serve<F, Fut>(server: F) -> Result<(), String>
+where
+    F: FnOnce(TcpListener) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .map_err(|e| format!("bind: {e}"))?;
+        let listener = socket.listen(8192).map_err(|e| format!("listen: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "PORT {port}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("stdout: {e}"))?;
+        server(listener).await;
+        Ok(())
+    })
+}
