@@ -26,7 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tidings_handshake::{Limits, Parsed, Rejection, Request, RequestParser, Status};
 use tidings_io::sse::{self, Event, ServerConfig, SseWriter};
-use tidings_io::{CloseCode, Config, Message, PreparedMessage, Tokio, UpgradeRequest};
+use tidings_io::{
+    CloseCode, Config, DeflateConfig, Message, PreparedMessage, Tokio, UpgradeRequest,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast, watch};
@@ -60,6 +62,9 @@ pub(crate) struct Args {
     /// closed on accept until one ends.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// Do not accept permessage-deflate (RFC 7692) for the chat; browsers offer it.
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 /// One event of the ticker.
@@ -78,6 +83,8 @@ struct Shared {
     /// Bumped by `/drop`: every stream watching it ends.
     drops: watch::Sender<u64>,
     streams: AtomicUsize,
+    /// Accept permessage-deflate on the chat.
+    deflate: bool,
 }
 
 /// Serves until Ctrl-C.
@@ -96,6 +103,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         )),
         drops: watch::channel(0).0,
         streams: AtomicUsize::new(0),
+        deflate: !args.no_deflate,
     });
     tokio::spawn(ticker(
         Arc::clone(&shared),
@@ -331,8 +339,17 @@ async fn chat(
 ) -> Result<(), BoxError> {
     let mut config = Config::default();
     config.ws.max_message_size = MAX_CHAT;
+    config.deflate = shared.deflate.then(DeflateConfig::default);
     let ws = tidings_io::accept_parsed(Tokio::new(tcp), request, leftover, config).await?;
-    log!("{peer}: WebSocket connected");
+    let compressed = ws.connection().config().deflate.is_some();
+    log!(
+        "{peer}: WebSocket connected{}",
+        if compressed {
+            " (permessage-deflate)"
+        } else {
+            ""
+        }
+    );
     let (mut reader, mut writer) = ws.split();
     let mut inbox = shared.room.subscribe();
     let writing = tokio::spawn(async move {

@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 
-use tidings_io::{Config, Message, Tokio};
+use tidings_io::{Config, DeflateConfig, Message, Tokio};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::Failure;
 
 /// Serves until the process is stopped (or Ctrl-C).
-pub(crate) async fn run(addr: SocketAddr) -> Result<(), Failure> {
+pub(crate) async fn run(addr: SocketAddr, deflate: bool) -> Result<(), Failure> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -19,7 +19,7 @@ pub(crate) async fn run(addr: SocketAddr) -> Result<(), Failure> {
     crate::output(&format!("echo server on ws://{local}/"))?;
     while let Some((tcp, peer)) = crate::net::accept(&listener).await {
         tokio::spawn(async move {
-            match connection(tcp, peer).await {
+            match connection(tcp, peer, deflate).await {
                 Ok(close) => log!("{peer}: closed ({close})"),
                 Err(e) => log!("{peer}: failed: {e}"),
             }
@@ -29,10 +29,24 @@ pub(crate) async fn run(addr: SocketAddr) -> Result<(), Failure> {
 }
 
 /// Echoes text and binary messages until the close; says how it closed.
-async fn connection(tcp: TcpStream, peer: SocketAddr) -> Result<String, tidings_io::Error> {
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    deflate: bool,
+) -> Result<String, tidings_io::Error> {
     let _ = tcp.set_nodelay(true);
-    let mut ws = tidings_io::accept(Tokio::new(tcp), Config::default()).await?;
-    log!("{peer}: connected");
+    let mut config = Config::default();
+    config.deflate = deflate.then(DeflateConfig::default);
+    let mut ws = tidings_io::accept(Tokio::new(tcp), config).await?;
+    let compressed = ws.connection().config().deflate.is_some();
+    log!(
+        "{peer}: connected{}",
+        if compressed {
+            " (permessage-deflate)"
+        } else {
+            ""
+        }
+    );
     let mut close = String::from("no close frame");
     while let Some(message) = ws.recv().await {
         match message? {

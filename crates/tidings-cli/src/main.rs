@@ -63,6 +63,9 @@ struct EchoArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:9001")]
     addr: SocketAddr,
+    /// Accept permessage-deflate (RFC 7692) compression when a client offers it.
+    #[arg(long)]
+    deflate: bool,
 }
 
 /// What ends a command: one line for the user.
@@ -81,7 +84,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
-            Command::Echo(args) => echo::run(args.addr).await,
+            Command::Echo(args) => echo::run(args.addr, args.deflate).await,
             Command::Ws(args) => ws::run(args).await,
             Command::Sse(args) => sse::run(args).await,
         }

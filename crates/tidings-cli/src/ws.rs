@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use tidings_io::{ClientBuilder, CloseCode, Config, Message, Tokio};
+use tidings_io::{ClientBuilder, CloseCode, Config, DeflateConfig, Message, Tokio};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::Failure;
@@ -39,6 +39,9 @@ pub(crate) struct Args {
     /// Send a ping every SECS seconds (a dead server is detected when no pong comes).
     #[arg(long, value_name = "SECS")]
     ping_interval: Option<u64>,
+    /// Offer permessage-deflate (RFC 7692) compression.
+    #[arg(long)]
+    deflate: bool,
 }
 
 /// Connects, then runs until the connection closes.
@@ -59,6 +62,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             .map_err(|e| format!("bad --header {header:?}: {e}"))?;
     }
     let mut config = Config::default();
+    config.deflate = args.deflate.then(DeflateConfig::default);
     if let Some(secs) = args.ping_interval {
         if secs == 0 {
             return Err("--ping-interval must be at least 1 second".to_owned());
@@ -78,10 +82,17 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let mut ws = tidings_io::connect_with(Tokio::new(stream), builder, config)
         .await
         .map_err(|e| format!("WebSocket handshake with {} failed: {e}", args.url))?;
+    let mut agreed = Vec::new();
     if let Some(protocol) = ws.protocol() {
-        log!("connected (subprotocol {protocol})");
-    } else {
+        agreed.push(format!("subprotocol {protocol}"));
+    }
+    if ws.connection().config().deflate.is_some() {
+        agreed.push("permessage-deflate".to_owned());
+    }
+    if agreed.is_empty() {
         log!("connected");
+    } else {
+        log!("connected ({})", agreed.join(", "));
     }
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();

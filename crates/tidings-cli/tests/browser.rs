@@ -4,7 +4,8 @@
 //! Two pages chat and read each other's messages, the ticker runs, the button makes
 //! the server drop the event stream, and the browser's own `EventSource` must come
 //! back with `Last-Event-ID`: the page counts gaps and duplicates in the ids it sees,
-//! and the test asserts both are zero and that the measurement table filled in.
+//! and the test asserts both are zero and that the measurement table filled in. The
+//! chat must have negotiated permessage-deflate, which Chromium offers.
 //!
 //! The screenshot is saved as `browser-demo.png` in cargo's temp dir for tests
 //! (`target/tmp`), with `browser-demo.json`, what the page measured.
@@ -66,7 +67,12 @@ fn the_demo_works_in_chromium() {
 
     // What the script printed is the page's own account: check the key figures here
     // too, so a script that printed nothing cannot pass.
-    for expected in ["\"gaps\":0", "\"duplicates\":0", "\"errors\":[]"] {
+    for expected in [
+        "\"gaps\":0",
+        "\"duplicates\":0",
+        "\"errors\":[]",
+        "\"extensions\":\"permessage-deflate",
+    ] {
         assert!(stdout.contains(expected), "missing {expected} in {stdout}");
     }
     assert!(

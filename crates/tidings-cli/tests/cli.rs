@@ -270,3 +270,26 @@ fn demo_closes_connections_over_its_cap_and_serves_again_when_one_ends() {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn ws_and_echo_negotiate_deflate_only_when_both_ask() {
+    let line = "compress me, ".repeat(2000);
+    let input = format!("{line}\n");
+    for (echo_args, ws_deflate, agreed) in [
+        (&["--deflate"][..], true, true),
+        (&[][..], true, false),
+        (&["--deflate"][..], false, false),
+    ] {
+        let (_echo, addr) = server("echo", echo_args);
+        let url = format!("ws://{addr}/");
+        let mut args = vec!["ws", url.as_str()];
+        if ws_deflate {
+            args.insert(1, "--deflate");
+        }
+        let output = run(&args, input.as_bytes());
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), input);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.contains("permessage-deflate"), agreed, "{stderr}");
+    }
+}

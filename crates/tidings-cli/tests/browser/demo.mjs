@@ -77,6 +77,7 @@ try {
     ticks_before_drop: before,
     ticks: await ticks(page),
     reconnections: Number(await text(page, "sse-reconnections")),
+    extensions: await text(page, "ws-extensions"),
     resumes,
     gaps: Number(integrity.gaps),
     duplicates: Number(integrity.duplicates),
@@ -92,6 +93,7 @@ try {
   check(Object.values(result.table).every((v) => /^[0-9.]+$/.test(v)), "the table is filled with numbers");
   check(Number(result.table["ws-latency"]) > 0 && Number(result.table["sse-bytes"]) > 0, "measurements are positive");
   check(errors.length === 0, `no page errors (${errors.join("; ")})`);
+  check(result.extensions.startsWith("permessage-deflate"), `Chromium negotiated compression (${result.extensions})`);
 } catch (e) {
   if (page) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
   console.error(String(e && e.stack || e));
