@@ -4,11 +4,12 @@
 //! [`DeflateConfig`], seen from this end.
 //!
 //! The two protocol crates do not know each other (each makes sense alone), so
-//! this mapping from RFC 7692's `server_*` / `client_*` names to tidings-ws'
-//! `compress_*` / `decompress_*` ones lives in the binding.
+//! turning a preset into the handshake's offer or policy lives in the binding; the
+//! agreed `server_*` / `client_*` parameters go back through
+//! [`DeflateConfig::negotiated_as`], which knows the roles.
 
 use tidings_handshake::deflate::{ClientMaxWindowBits, DeflateOffer, DeflateParams, DeflatePolicy};
-use tidings_ws::DeflateConfig;
+use tidings_ws::{DeflateConfig, Role};
 
 /// What a server accepts and asks for, from its preset.
 pub(crate) fn policy(preset: &DeflateConfig) -> DeflatePolicy {
@@ -36,23 +37,15 @@ pub(crate) fn offer(preset: &DeflateConfig) -> DeflateOffer {
     offer
 }
 
-/// A server's connection settings after the handshake agreed on `params`.
-pub(crate) fn server(preset: DeflateConfig, params: DeflateParams) -> DeflateConfig {
-    preset.negotiated(
+/// This end's connection settings, as `role`, after the handshake agreed on
+/// `params`.
+pub(crate) fn agreed(preset: DeflateConfig, role: Role, params: DeflateParams) -> DeflateConfig {
+    preset.negotiated_as(
+        role,
         params.server_no_context_takeover,
         params.server_max_window_bits,
         params.client_no_context_takeover,
         params.client_max_window_bits,
-    )
-}
-
-/// A client's connection settings after the handshake agreed on `params`.
-pub(crate) fn client(preset: DeflateConfig, params: DeflateParams) -> DeflateConfig {
-    preset.negotiated(
-        params.client_no_context_takeover,
-        params.client_max_window_bits,
-        params.server_no_context_takeover,
-        params.server_max_window_bits,
     )
 }
 
@@ -86,7 +79,10 @@ mod tests {
                     )
                     .expect("the client accepts the answer");
                 assert_eq!(checked, params);
-                let (client, server) = (client(*c, params), server(*s, params));
+                let (client, server) = (
+                    agreed(*c, Role::Client, params),
+                    agreed(*s, Role::Server, params),
+                );
                 assert!(client.compress_window_bits <= server.decompress_window_bits.max(9));
                 assert!(server.compress_window_bits <= client.decompress_window_bits.max(9));
                 assert!(

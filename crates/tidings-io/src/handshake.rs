@@ -18,6 +18,8 @@ use tidings_handshake::{
     ClientBuilder, Parsed, Rejection, Request, RequestParser, Response, Status, UpgradeRequest,
 };
 use tidings_ws::Connection;
+#[cfg(feature = "deflate")]
+use tidings_ws::Role;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -223,7 +225,7 @@ where
         Ok(accept) => {
             #[cfg(feature = "deflate")]
             if let (Some(preset), Some(params)) = (config.deflate, accept.chosen_deflate()) {
-                config.ws.deflate = Some(crate::deflate::server(preset, params));
+                config.ws.deflate = Some(crate::deflate::agreed(preset, Role::Server, params));
             }
             accept.encode(&mut answer);
         }
@@ -307,7 +309,7 @@ async fn connect_head<S: Transport>(
         let mut config = config;
         if let Some(params) = accepted.deflate() {
             let preset = config.deflate.unwrap_or_default();
-            config.ws.deflate = Some(crate::deflate::client(preset, params));
+            config.ws.deflate = Some(crate::deflate::agreed(preset, Role::Client, params));
         }
         config
     };

@@ -70,11 +70,12 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
     config.close_timeout = Duration::from_secs(2);
     #[cfg(feature = "deflate")]
     if let Some(p) = accepted.deflate() {
-        config.deflate = Some(tidings_ws::DeflateConfig::default().negotiated(
-            p.client_no_context_takeover,
-            p.client_max_window_bits,
+        config.deflate = Some(tidings_ws::DeflateConfig::default().negotiated_as(
+            tidings_ws::Role::Client,
             p.server_no_context_takeover,
             p.server_max_window_bits,
+            p.client_no_context_takeover,
+            p.client_max_window_bits,
         ));
     }
     #[cfg(not(feature = "deflate"))]

@@ -82,7 +82,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let accept = accept.deflate(&tidings_handshake::deflate::DeflatePolicy::default());
     #[cfg(feature = "deflate")]
     if let Some(p) = accept.chosen_deflate() {
-        config.deflate = Some(tidings_ws::DeflateConfig::default().negotiated(
+        config.deflate = Some(tidings_ws::DeflateConfig::default().negotiated_as(
+            tidings_ws::Role::Server,
             p.server_no_context_takeover,
             p.server_max_window_bits,
             p.client_no_context_takeover,

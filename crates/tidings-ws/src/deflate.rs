@@ -29,6 +29,8 @@
 //!   inflation always uses at least 9 bits (which reads 8-bit streams too).
 
 use bytes::BytesMut;
+
+use crate::connection::Role;
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Method, Status, Strategy};
 
 /// RFC 7692 §7.2.1: the sender removes these four bytes, the end of the empty
@@ -137,6 +139,28 @@ impl DeflateConfig {
         // The peer may use any window up to what it was allowed: inflate with that.
         self.decompress_window_bits = remote_max_window_bits;
         self
+    }
+
+    /// [`negotiated`](Self::negotiated) in RFC 7692's own terms: the four agreed
+    /// parameters, `server_*` then `client_*`, applied to this endpoint as `role`.
+    /// The one place the RFC's server/client names meet this crate's
+    /// compress/decompress sides.
+    #[must_use]
+    pub fn negotiated_as(
+        self,
+        role: Role,
+        server_no_context_takeover: bool,
+        server_max_window_bits: u8,
+        client_no_context_takeover: bool,
+        client_max_window_bits: u8,
+    ) -> Self {
+        let server = (server_no_context_takeover, server_max_window_bits);
+        let client = (client_no_context_takeover, client_max_window_bits);
+        let (local, remote) = match role {
+            Role::Server => (server, client),
+            Role::Client => (client, server),
+        };
+        self.negotiated(local.0, local.1, remote.0, remote.1)
     }
 }
 
@@ -548,6 +572,23 @@ mod tests {
         let wire = compress_all(&mut Compressor::new(nine), &text);
         let mut d = Decompressor::new(DeflateConfig::default().negotiated(false, 15, false, 8));
         assert_eq!(inflate_all(&mut d, &[&wire], 1 << 20).unwrap(), text);
+    }
+
+    #[test]
+    fn roles_map_the_rfc_names_onto_each_side() {
+        let server = DeflateConfig::default().negotiated_as(Role::Server, true, 10, false, 12);
+        let client = DeflateConfig::default().negotiated_as(Role::Client, true, 10, false, 12);
+        assert_eq!(
+            server,
+            DeflateConfig::default().negotiated(true, 10, false, 12)
+        );
+        assert_eq!(
+            client,
+            DeflateConfig::default().negotiated(false, 12, true, 10)
+        );
+        // What one compresses with, the other inflates with.
+        assert_eq!(server.compress_window_bits, client.decompress_window_bits);
+        assert_eq!(client.compress_window_bits, server.decompress_window_bits);
     }
 
     #[test]
