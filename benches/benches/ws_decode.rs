@@ -11,6 +11,11 @@
 //! the receive buffer); `tidings-ws ref` is `RecvHalf::poll_event_ref` (each message
 //! a `&[u8]`/`&str` borrowed from the receive buffer until the next call).
 //!
+//! `limit: copy+mask` is the floor: one pass per message that copies the payload out
+//! of the stream and unmasks it, with no checks (`+utf8`: then `simdutf8` over it,
+//! for text); for large messages no decoder can beat it by much, since reading from
+//! a transport is a copy, unmasking a pass and validation another.
+//!
 //! Before timing, each implementation's first batch is compared with the payload it
 //! must produce.
 
@@ -98,6 +103,46 @@ impl Decoder for TidingsRef {
     }
 }
 
+/// The limit: what any decoder must at least do, one pass per message that copies the
+/// payload out of the transport's bytes and unmasks it on the way (into a reused
+/// buffer), with the frame headers read by position and no checks; for text, then
+/// `simdutf8` over the result.
+struct CopyAndMask {
+    stream: Vec<u8>,
+    at: usize,
+    out: Vec<u8>,
+    text: bool,
+}
+
+impl Decoder for CopyAndMask {
+    #[inline]
+    fn read(&mut self, n: usize, out: &mut dyn FnMut(&[u8])) {
+        for _ in 0..n {
+            if self.at == self.stream.len() {
+                self.at = 0;
+            }
+            let head = &self.stream[self.at..];
+            let (len, ext) = match head[1] & 0x7f {
+                126 => (u16::from_be_bytes([head[2], head[3]]) as usize, 2),
+                127 => (
+                    u64::from_be_bytes(head[2..10].try_into().unwrap()) as usize,
+                    8,
+                ),
+                len => (len as usize, 0),
+            };
+            let key: [u8; 4] = head[2 + ext..6 + ext].try_into().unwrap();
+            let start = self.at + 6 + ext;
+            self.out.resize(len, 0);
+            ws::copy_and_mask(&mut self.out, &self.stream[start..start + len], key);
+            if self.text {
+                assert!(simdutf8::basic::from_utf8(&self.out).is_ok());
+            }
+            self.at = start + len;
+            out(&self.out);
+        }
+    }
+}
+
 struct Tungstenite(tungstenite::WebSocket<Duplex>);
 
 impl Decoder for Tungstenite {
@@ -144,7 +189,7 @@ impl Decoder for TokioWebSockets {
     }
 }
 
-fn peers(stream: &[u8]) -> Vec<(&'static str, Box<dyn Decoder>)> {
+fn peers(stream: &[u8], text: bool) -> Vec<(&'static str, Box<dyn Decoder>)> {
     let replay = || Replay::new(stream.to_vec());
     let duplex = || Duplex::new(replay(), Sink::default());
     let mut fws =
@@ -172,6 +217,19 @@ fn peers(stream: &[u8]) -> Vec<(&'static str, Box<dyn Decoder>)> {
         ),
         ("fastwebsockets", Box::new(FastWebSockets(fws))),
         ("tokio-websockets", Box::new(TokioWebSockets(tws))),
+        (
+            if text {
+                "limit: copy+mask+utf8"
+            } else {
+                "limit: copy+mask"
+            },
+            Box::new(CopyAndMask {
+                stream: stream.to_vec(),
+                at: 0,
+                out: Vec::new(),
+                text,
+            }),
+        ),
     ]
 }
 
@@ -184,7 +242,7 @@ fn bench(c: &mut Criterion) {
             let n = ws::batch(len);
             let stream = ws::client_stream(&payload, text, n);
             group.throughput(Throughput::Bytes((len * n) as u64));
-            for (name, mut dec) in peers(&stream) {
+            for (name, mut dec) in peers(&stream, text) {
                 // The check: a whole batch, every message equal to the payload.
                 let mut count = 0;
                 dec.read(n, &mut |p| {

@@ -47,11 +47,13 @@ pub struct Config {
     /// and the transport is dropped. Default 30 s. The watermarks already bound the
     /// memory such a peer holds; this bounds how long it holds the connection.
     pub write_timeout: Option<Duration>,
-    /// The most bytes one read asks the transport for. Default 16 KiB. Reads start
-    /// at 2 KiB (or this, if smaller), double while they come back full and halve
-    /// again after small ones, so small messages do not pay for zeroing a large
-    /// buffer. The space is reserved in the connection's receive buffer, which is
-    /// freed again whenever the connection goes idle.
+    /// The most bytes one read asks the transport for (plus room for a frame
+    /// header), except while a frame larger than this is arriving: then reads take
+    /// up to 64 KiB of it at a time. Default 16 KiB. Reads start at 2 KiB (or this,
+    /// if smaller), double while they come back full and halve again after small
+    /// ones, so small messages do not pay for a large allocation. The space is
+    /// reserved in the connection's receive buffer, which is freed again whenever
+    /// the connection goes idle.
     pub read_buffer_size: usize,
     /// permessage-deflate (RFC 7692): `Some(preset)` makes a client offer it and a
     /// server accept offers of it, within the preset's windows and context

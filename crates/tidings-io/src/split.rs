@@ -229,9 +229,11 @@ impl<S: Split> WsReader<S> {
                 continue;
             }
             let done = self.half.is_done();
+            // The rest of a large frame at once, else the adaptive size.
+            let size = self.read_size.for_frame(self.half.frame_bytes_wanted());
             let buf = self.half.read_buffer();
             let before = buf.len();
-            let read = self.io.poll_read_into(cx, buf, self.read_size.get());
+            let read = self.io.poll_read_into(cx, buf, size);
             if done {
                 // Input is over: read only to see the end of stream.
                 self.half.read_buffer().truncate(before);

@@ -6,11 +6,20 @@
 //! handed to the protocol core as a [`Duration`] since the adapter was made, on the
 //! runtime's own clock, so tokio's paused test clock drives the core's timers too.
 //!
-//! Reads go straight into the connection's receive buffer: the spare space is
-//! zero-filled and handed to the runtime as an initialized slice, then truncated to
-//! what was read. The zero fill (a `memset` of at most
-//! [`Config::read_buffer_size`](crate::Config::read_buffer_size)) is the price of
-//! `forbid(unsafe_code)`; there is no second buffer and no copy.
+//! Reads go straight into the connection's receive buffer: there is no second buffer
+//! and no copy. On tokio the buffer's spare room is handed over uninitialized, through
+//! tokio's own `read_buf` (the `unsafe` that makes this sound is tokio's; this crate
+//! keeps `forbid(unsafe_code)`). futures-io's `poll_read` takes only an initialized
+//! slice, so there the room is zero-filled first, at most `ZERO_FILL_MAX` bytes per
+//! read.
+//!
+//! One exception: a small read into a buffer with no room (an idle connection freed
+//! it) goes to the stack first, and only the bytes that came are appended. A
+//! connection's buffers are freed whenever it waits, so most reads of small messages
+//! are of this kind, and half of them find nothing: reading into the stack, they
+//! allocate nothing then, and exactly the message's size otherwise, instead of
+//! [`ReadSize::MIN`] bytes each time. The copy is of at most
+//! [`STACK_READ`] bytes, of which a small message uses a few dozen.
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
@@ -46,6 +55,10 @@ pub(crate) mod sealed {
             cx: &mut Context<'_>,
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>>;
+        /// Writes some of `buf`. One slice is the common case (a small message is one
+        /// chunk), and a plain write is a cheaper system call than a vectored one
+        /// (`send` against `writev`, which goes through the VFS layer).
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
         /// Flushes what the stream buffers itself (TLS does; TCP does not).
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
         /// Closes the write side (TCP: FIN).
@@ -83,6 +96,8 @@ pub(crate) mod sealed {
             cx: &mut Context<'_>,
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>>;
+        /// As [`Io::poll_write`].
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
         /// As [`Io::poll_flush`].
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
         /// As [`Io::poll_shutdown`].
@@ -104,6 +119,9 @@ pub(crate) mod sealed {
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             Io::poll_write_vectored(self, cx, bufs)
+        }
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Io::poll_write(self, cx, buf)
         }
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
             Io::poll_flush(self, cx)
@@ -184,15 +202,27 @@ impl<T> Shared<T> {
 
 /// How many bytes the next read asks for: from [`ReadSize::MIN`] up to
 /// [`Config::read_buffer_size`](crate::Config::read_buffer_size), following what
-/// the reads bring.
+/// the reads bring, or up to [`FRAME_READ_MAX`](Self::FRAME_READ_MAX) of a large
+/// frame still arriving.
 ///
-/// Each read zero-fills the room it asks for (see the module documentation), and a
-/// connection frees its receive buffer whenever it goes idle, so asking for 16 KiB
-/// to receive a 20-byte message costs a 16 KiB allocation and `memset` per message.
-/// The size starts small, doubles after a read that filled it, and halves after two
-/// reads in a row that used less than a quarter of it (the adaptive strategy of
-/// hyper's read buffer). A stream of large messages reaches the full size within a
-/// few reads.
+/// A connection frees its receive buffer whenever it goes idle, so asking for 16 KiB
+/// to receive a 20-byte message costs a 16 KiB allocation per message (and, where
+/// reads zero-fill, a 16 KiB `memset`). The size starts small, doubles after a read
+/// that filled it, and halves after two reads in a row that used less than a quarter
+/// of it (the adaptive strategy of hyper's read buffer). Each read also has room for
+/// a frame header beyond that size ([`HEADER_ROOM`](Self::HEADER_ROOM)), so a message
+/// of exactly the read size arrives in one read.
+///
+/// Once the core has parsed the header of a frame that is still arriving
+/// (`frame_bytes_wanted`), the next read asks for the frame's missing bytes, up to
+/// [`FRAME_READ_MAX`](Self::FRAME_READ_MAX): reading a 1 MiB frame 16 KiB at a time
+/// cost 25 times the system calls of the peers in `benches/e2e` (13,040 `recvfrom`
+/// for 20 echoes against 525). Not all of it at once, though: in `benches/e2e`,
+/// 1 MiB echoes cost the server 244 µs of CPU each with 64 KiB reads, 456 µs with
+/// 256 KiB reads and 1,039 µs with whole-frame reads (same run, page faults on the
+/// fresh buffers being most of the difference). Measured again once the core kept
+/// such frames in place: 1 MiB reads still cost more than 64 KiB ones (server CPU
+/// 1.09x tokio-websockets' against 0.99x, same run).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReadSize {
     next: usize,
@@ -205,7 +235,16 @@ impl ReadSize {
     /// The smallest read: room for most messages of a chat or a feed in one read.
     pub(crate) const MIN: usize = 2048;
 
-    /// Starts at the smallest size; never asks for more than `max` (nor less than 1).
+    /// The most bytes one read asks for to complete a frame (see the type's
+    /// documentation).
+    pub(crate) const FRAME_READ_MAX: usize = 64 * 1024;
+
+    /// Room for the longest frame header (RFC 6455 §5.2: 2 + 8 bytes of length + 4 of
+    /// masking key) on top of the payload a read is sized for.
+    pub(crate) const HEADER_ROOM: usize = 14;
+
+    /// Starts at the smallest size; never asks for more than `max` (nor less than 1)
+    /// plus [`HEADER_ROOM`](Self::HEADER_ROOM), except for the rest of a frame.
     pub(crate) fn new(max: usize) -> Self {
         let max = max.max(1);
         Self {
@@ -215,12 +254,19 @@ impl ReadSize {
         }
     }
 
-    /// The size of the next read.
+    /// The size of the next read when no frame is being received whole.
     pub(crate) fn get(&self) -> usize {
-        self.next
+        self.next + Self::HEADER_ROOM
     }
 
-    /// Adapts to a read of `n` bytes that asked for [`get`](Self::get).
+    /// The size of the next read, given the core's `frame_bytes_wanted()`: the rest
+    /// of the frame being received, up to [`FRAME_READ_MAX`](Self::FRAME_READ_MAX),
+    /// when it is more than [`get`](Self::get).
+    pub(crate) fn for_frame(&self, frame_bytes_wanted: usize) -> usize {
+        self.get().max(frame_bytes_wanted.min(Self::FRAME_READ_MAX))
+    }
+
+    /// Adapts to a read of `n` bytes.
     pub(crate) fn record(&mut self, n: usize) {
         if n >= self.next {
             self.next = self.next.saturating_mul(2).min(self.max);
@@ -236,23 +282,80 @@ impl ReadSize {
     }
 }
 
-/// Zero-fills `max` bytes of spare room in `buf`, lets `read` fill a prefix, and keeps
-/// only that prefix.
+/// The largest read that goes through the stack when the receive buffer has no room
+/// (see the module documentation): the smallest read size.
+pub(crate) const STACK_READ: usize = ReadSize::MIN + ReadSize::HEADER_ROOM;
+
+/// Whether a read of `max` bytes into `buf` goes through the stack: it is small, and
+/// `buf` would have to allocate for it.
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
+fn via_stack(buf: &BytesMut, max: usize) -> bool {
+    max <= STACK_READ && buf.capacity() - buf.len() < max
+}
+
+/// The most bytes one read zero-fills where reads must (futures-io), whatever it is
+/// asked for, so the zeroing stays proportional to the bytes that can arrive.
+#[cfg(feature = "futures-io")]
+const ZERO_FILL_MAX: usize = 64 * 1024;
+
+/// Reserves `max` bytes in `buf`, zero-fills at most [`ZERO_FILL_MAX`] of them, lets
+/// `read` fill a prefix, and keeps only that prefix. A small read into a buffer
+/// without room goes through a zeroed stack array instead.
+#[cfg(feature = "futures-io")]
 fn read_into(
     buf: &mut BytesMut,
     max: usize,
     read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
 ) -> Poll<io::Result<usize>> {
+    let max = max.max(1);
+    if via_stack(buf, max) {
+        let mut scratch = [0u8; STACK_READ];
+        let scratch = &mut scratch[..max];
+        let n = std::task::ready!(read(scratch))?.min(max);
+        buf.extend_from_slice(&scratch[..n]);
+        return Poll::Ready(Ok(n));
+    }
+    buf.reserve(max);
+    let room = max.min(ZERO_FILL_MAX);
     let start = buf.len();
-    buf.resize(start + max.max(1), 0);
+    buf.resize(start + room, 0);
     let result = read(&mut buf[start..]);
     let n = match &result {
-        Poll::Ready(Ok(n)) => (*n).min(max.max(1)),
+        Poll::Ready(Ok(n)) => (*n).min(room),
         _ => 0,
     };
     buf.truncate(start + n);
     result.map_ok(|_| n)
+}
+
+/// Reads at most `max` bytes from a tokio stream into `buf`'s spare room, which is
+/// reserved first and not zero-filled: tokio's `read_buf` hands it to the stream as
+/// uninitialized memory and advances `buf` by what was read. A small read into a
+/// buffer without room goes through an uninitialized stack array instead.
+#[cfg(feature = "tokio")]
+fn read_uninit<R: tokio::io::AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+    max: usize,
+) -> Poll<io::Result<usize>> {
+    use bytes::BufMut;
+    use std::future::Future;
+    use std::mem::MaybeUninit;
+    use tokio::io::AsyncReadExt;
+    let max = max.max(1);
+    if via_stack(buf, max) {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut read = tokio::io::ReadBuf::uninit(&mut scratch[..max]);
+        std::task::ready!(std::pin::Pin::new(io).poll_read(cx, &mut read))?;
+        buf.extend_from_slice(read.filled());
+        return Poll::Ready(Ok(read.filled().len()));
+    }
+    buf.reserve(max);
+    let mut room = buf.limit(max);
+    // `read_buf` is a future borrowing `io` and `room`; one poll reads or registers
+    // the waker, and dropping it afterwards loses nothing (it is cancel safe).
+    std::pin::pin!(io.read_buf(&mut room)).poll(cx)
 }
 
 #[cfg(feature = "tokio")]
@@ -264,7 +367,7 @@ mod tokio_rt {
     use crate::stream::MaybeTlsStream;
     use std::future::Future;
     use std::pin::Pin;
-    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::io::{AsyncRead, AsyncWrite};
     use tokio::time::{Instant, Sleep};
 
     /// A tokio stream (`TcpStream`, a TLS stream, a hyper upgrade...) with tokio's
@@ -313,12 +416,7 @@ mod tokio_rt {
             buf: &mut BytesMut,
             max: usize,
         ) -> Poll<io::Result<usize>> {
-            read_into(buf, max, |spare| {
-                let mut rb = ReadBuf::new(spare);
-                Pin::new(&mut self.io)
-                    .poll_read(cx, &mut rb)
-                    .map_ok(|()| rb.filled().len())
-            })
+            read_uninit(&mut self.io, cx, buf, max)
         }
 
         fn poll_write_vectored(
@@ -327,6 +425,10 @@ mod tokio_rt {
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        }
+
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.io).poll_write(cx, buf)
         }
 
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -462,18 +564,14 @@ mod tokio_rt {
             buf: &mut BytesMut,
             max: usize,
         ) -> Poll<io::Result<usize>> {
-            read_into(buf, max, |spare| {
-                let mut rb = ReadBuf::new(spare);
-                let polled = match &mut self.io {
-                    Side::Tcp(io) => Pin::new(io).poll_read(cx, &mut rb),
-                    #[cfg(unix)]
-                    Side::Unix(io) => Pin::new(io).poll_read(cx, &mut rb),
-                    #[cfg(not(unix))]
-                    Side::Unix(never) => match *never {},
-                    Side::Shared(io) => io.with(|io| Pin::new(io).poll_read(cx, &mut rb)),
-                };
-                polled.map_ok(|()| rb.filled().len())
-            })
+            match &mut self.io {
+                Side::Tcp(io) => read_uninit(io, cx, buf, max),
+                #[cfg(unix)]
+                Side::Unix(io) => read_uninit(io, cx, buf, max),
+                #[cfg(not(unix))]
+                Side::Unix(never) => match *never {},
+                Side::Shared(io) => io.with(|io| read_uninit(io, cx, buf, max)),
+            }
         }
 
         fn now(&self) -> Duration {
@@ -502,6 +600,10 @@ mod tokio_rt {
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             self.with(|io| io.poll_write_vectored(cx, bufs))
+        }
+
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.with(|io| io.poll_write(cx, buf))
         }
 
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -591,6 +693,10 @@ mod futures_rt {
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        }
+
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.io).poll_write(cx, buf)
         }
 
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -738,6 +844,10 @@ mod futures_rt {
             self.io.with(|io| io.poll_write_vectored(cx, bufs))
         }
 
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.io.with(|io| io.poll_write(cx, buf))
+        }
+
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
             self.io.with(|io| io.poll_flush(cx))
         }
@@ -822,39 +932,63 @@ pub(crate) async fn write_all_before<S: Transport>(
 mod read_size_tests {
     use super::ReadSize;
 
+    /// The payload size a read is sized for, without the header room.
+    fn payload(size: &ReadSize) -> usize {
+        size.get() - ReadSize::HEADER_ROOM
+    }
+
     #[test]
     fn grows_on_full_reads_and_shrinks_on_small_ones() {
         let mut size = ReadSize::new(16 * 1024);
-        assert_eq!(size.get(), ReadSize::MIN);
+        assert_eq!(payload(&size), ReadSize::MIN);
         for expected in [4096, 8192, 16384, 16384] {
             size.record(size.get());
-            assert_eq!(size.get(), expected);
+            assert_eq!(payload(&size), expected);
         }
         // One small read is not a trend; two are.
         size.record(20);
-        assert_eq!(size.get(), 16384);
+        assert_eq!(payload(&size), 16384);
         size.record(20);
-        assert_eq!(size.get(), 8192);
+        assert_eq!(payload(&size), 8192);
         // A read in between resets the count.
         size.record(20);
         size.record(4000);
         size.record(20);
-        assert_eq!(size.get(), 8192);
+        assert_eq!(payload(&size), 8192);
         for _ in 0..20 {
             size.record(1);
         }
-        assert_eq!(size.get(), ReadSize::MIN);
+        assert_eq!(payload(&size), ReadSize::MIN);
     }
 
     #[test]
     fn stays_within_a_small_maximum() {
         let mut size = ReadSize::new(100);
-        assert_eq!(size.get(), 100);
+        assert_eq!(payload(&size), 100);
         size.record(100);
-        assert_eq!(size.get(), 100);
+        assert_eq!(payload(&size), 100);
         size.record(1);
         size.record(1);
-        assert_eq!(size.get(), 100);
-        assert_eq!(ReadSize::new(0).get(), 1);
+        assert_eq!(payload(&size), 100);
+        assert_eq!(payload(&ReadSize::new(0)), 1);
+    }
+
+    #[test]
+    fn a_whole_message_of_the_read_size_fits_one_read() {
+        // A 16 KiB payload behind a masked client header of 8 bytes.
+        let mut size = ReadSize::new(16 * 1024);
+        for _ in 0..3 {
+            size.record(size.get());
+        }
+        assert!(size.get() >= 16 * 1024 + 8);
+    }
+
+    #[test]
+    fn reads_the_rest_of_a_large_frame_at_once() {
+        let size = ReadSize::new(16 * 1024);
+        assert_eq!(size.for_frame(0), size.get());
+        assert_eq!(size.for_frame(10), size.get());
+        assert_eq!(size.for_frame(40_000), 40_000);
+        assert_eq!(size.for_frame(1 << 20), ReadSize::FRAME_READ_MAX);
     }
 }

@@ -311,6 +311,12 @@ impl Connection {
         self.recv.read_buffer()
     }
 
+    /// How many more bytes the frame being received needs before it is whole; see
+    /// [`RecvHalf::frame_bytes_wanted`].
+    pub fn frame_bytes_wanted(&self) -> usize {
+        self.recv.frame_bytes_wanted()
+    }
+
     /// The transport will deliver no more bytes (a read returned 0).
     pub fn handle_eof(&mut self) {
         self.recv.handle_eof();

@@ -222,11 +222,40 @@ impl FrameHeader {
     ///
     /// A `payload_len` of 2^63 or more cannot be represented; it is written with the
     /// high bit cleared, which no [`crate::Connection`] ever asks for.
+    ///
+    /// Each form is written as a fixed-size piece from registers, not copied out of a
+    /// stack array with a run-time length: that copy is a `memcpy` call whose load
+    /// straddles the array's separate byte stores, which stalls store-to-load
+    /// forwarding; it was a third of the cost of a small server frame.
     #[inline]
     pub fn encode(&self, buf: &mut impl BufMut) {
-        let mut out = [0u8; MAX_HEADER_LEN];
-        let n = self.encode_array(&mut out);
-        buf.put_slice(&out[..n]);
+        let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.bits();
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        match self.payload_len {
+            len @ 0..=125 => buf.put_slice(&[b0, mask_bit | len as u8]),
+            len @ 126..=0xFFFF => {
+                let [hi, lo] = (len as u16).to_be_bytes();
+                buf.put_slice(&[b0, mask_bit | 126, hi, lo]);
+            }
+            len => {
+                let l = (len & (u64::MAX >> 1)).to_be_bytes();
+                buf.put_slice(&[
+                    b0,
+                    mask_bit | 127,
+                    l[0],
+                    l[1],
+                    l[2],
+                    l[3],
+                    l[4],
+                    l[5],
+                    l[6],
+                    l[7],
+                ]);
+            }
+        }
+        if let Some(MaskingKey(key)) = self.mask {
+            buf.put_slice(&key);
+        }
     }
 
     /// Writes the header into a fixed array, returning its length.
@@ -356,6 +385,43 @@ mod tests {
                     Ok(Status::Partial),
                     "{name} @{cut}"
                 );
+            }
+        }
+    }
+
+    /// `encode` (fixed-size pieces) and `encode_array` (one array) write the same
+    /// bytes for every length form, mask, FIN and RSV, and both agree with
+    /// `encoded_len`.
+    #[test]
+    fn encode_forms_agree() {
+        let lens = [
+            0,
+            1,
+            125,
+            126,
+            127,
+            0xFFFF,
+            0x1_0000,
+            u64::MAX >> 1,
+            u64::MAX,
+        ];
+        for len in lens {
+            for mask in [None, Some(MaskingKey([1, 2, 3, 4]))] {
+                for (fin, rsv) in [(true, 0), (false, 0b100), (true, 0b111)] {
+                    let h = FrameHeader {
+                        fin,
+                        rsv,
+                        opcode: OpCode::BINARY,
+                        mask,
+                        payload_len: len,
+                    };
+                    let mut out = Vec::new();
+                    h.encode(&mut out);
+                    let mut arr = [0u8; MAX_HEADER_LEN];
+                    let n = h.encode_array(&mut arr);
+                    assert_eq!(&out[..], &arr[..n], "{h:?}");
+                    assert_eq!(out.len(), h.encoded_len(), "{h:?}");
+                }
             }
         }
     }

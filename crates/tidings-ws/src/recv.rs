@@ -13,8 +13,11 @@
 //! - frames are parsed lazily, one per `poll_event` step, so decoded events never queue
 //!   up; memory is the read buffer plus one message's fragments, both bounded by
 //!   [`Config`];
-//! - each payload byte is unmasked and (for text) validated once, in place, as soon as it
-//!   arrives; `InFrame::checked` remembers how far that went;
+//! - each payload byte is unmasked and (for text) validated once, as soon as it
+//!   arrives: in place in the read buffer (`InFrame::checked` remembers how far that
+//!   went), or, for a large frame that does not arrive whole, on its way into the
+//!   message buffer (a *direct* frame: no second pass, and the read buffer never
+//!   holds it, so it is never moved when that buffer compacts);
 //! - after a close frame or a failure, input is dropped.
 
 use alloc::collections::VecDeque;
@@ -26,8 +29,8 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::connection::{Chunk, Event, MAX_PENDING_PONGS, MessageKind, Role};
 use crate::error::Error;
-use crate::frame::{FrameHeader, HeaderError, OpCode, Status};
-use crate::mask::apply_mask;
+use crate::frame::{FrameHeader, HeaderError, MaskingKey, OpCode, Status};
+use crate::mask::{apply_mask, extend_masked};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// Something the receiving half learned that the sending half must act on.
@@ -75,6 +78,9 @@ pub struct RecvHalf {
     /// Bytes at the front of `read` that belong to a message handed out borrowed by
     /// [`RecvHalf::poll_event_ref`]; dropped at the next call that touches `read`.
     lent: usize,
+    /// A message that [`RecvHalf::receive`] completed (a direct frame's last
+    /// bytes): the next event, before anything in `read`.
+    ready: Option<Event>,
     /// permessage-deflate's inflater, when negotiated.
     #[cfg(feature = "deflate")]
     inflater: Option<crate::deflate::Decompressor>,
@@ -84,10 +90,13 @@ pub struct RecvHalf {
 #[derive(Clone, Copy, Debug)]
 struct InFrame {
     header: FrameHeader,
-    /// Payload bytes already split off the read buffer (chunk mode only).
+    /// Payload bytes already taken off the read buffer (chunk mode, or a direct frame).
     taken: u64,
     /// Bytes at the front of `read`, past `taken`, already unmasked and validated.
     checked: usize,
+    /// The payload goes straight into the message buffer as it arrives (a large
+    /// frame that did not arrive whole): see [`RecvHalf::direct_frame`].
+    direct: bool,
 }
 
 /// Reassembly state of the data message being received.
@@ -102,12 +111,37 @@ struct InMessage {
     utf8: Utf8Validator,
     /// A chunk of this message was already delivered (chunk mode).
     delivered: bool,
+    /// `receive` found invalid UTF-8 while copying a direct frame; the next
+    /// `poll_event` reports it.
+    invalid_utf8: bool,
     /// The message is compressed (RSV1 on its first frame, RFC 7692 §6.1).
     #[cfg(feature = "deflate")]
     compressed: bool,
     /// Bytes this compressed message inflated to so far, checked against the limit.
     #[cfg(feature = "deflate")]
     inflated: u64,
+}
+
+impl InMessage {
+    /// Appends a direct frame's payload bytes (at `offset` in the frame), unmasked on
+    /// the way; text is validated while in cache, a failure noted for `poll_event`.
+    fn take_masked(&mut self, payload: &[u8], mask: Option<MaskingKey>, offset: u64) {
+        let text = self.kind == Some(MessageKind::Text);
+        // Text goes in L1-sized blocks, each validated right after it is copied.
+        let block = if text { FUSE_BLOCK } else { usize::MAX };
+        let mut offset = offset as usize;
+        for piece in payload.chunks(block) {
+            let before = self.buf.len();
+            match mask {
+                Some(key) => extend_masked(&mut self.buf, piece, key, offset),
+                None => self.buf.extend_from_slice(piece),
+            }
+            offset = offset.wrapping_add(piece.len());
+            if text && !self.invalid_utf8 && self.utf8.feed(&self.buf[before..]).is_err() {
+                self.invalid_utf8 = true;
+            }
+        }
+    }
 }
 
 /// Signals not yet taken, folded so that they stay bounded whatever the peer sends.
@@ -124,14 +158,55 @@ struct Signals {
 /// each while it is in L1 cache.
 const FUSE_BLOCK: usize = 4096;
 
-/// Validates a whole payload: `core`'s validator for short ones (its ASCII fast path
-/// beats `simdutf8`'s dispatch below a few dozen bytes), `simdutf8` for the rest.
-#[inline]
+/// A data frame at least this long whose header [`RecvHalf::receive`] finds with the
+/// frame not all there becomes a direct frame: its payload is copied into the message
+/// buffer, unmasked on the way, as it arrives.
+/// The fuzzers' inputs are a few KiB, so under them it is small enough that they
+/// reach this path all the time.
+const DIRECT_MIN: usize = if cfg!(fuzzing) { 16 } else { 8 * 1024 };
+
+/// A direct frame reserves at most this much of the message buffer ahead of its
+/// bytes; past it the buffer grows as they arrive, so a header alone cannot make the
+/// connection allocate a whole `max_frame_size`.
+const DIRECT_RESERVE: usize = 1024 * 1024;
+
+/// Validates a whole payload and lends it as `&str`: short ones inline
+/// ([`crate::short_text`]), the rest with `simdutf8`.
+#[inline(always)]
 fn validate_utf8(bytes: &[u8]) -> Result<&str, ()> {
-    if bytes.len() < 64 {
-        core::str::from_utf8(bytes).map_err(|_| ())
+    if bytes.len() < crate::short_text::SHORT {
+        crate::short_text::from_utf8(bytes).ok_or(())
     } else {
         simdutf8::basic::from_utf8(bytes).map_err(|_| ())
+    }
+}
+
+/// Unmasks a whole payload in place. Short ones (most messages of a chat or a
+/// ticker) take a loop small enough to stay inline, with none of
+/// [`apply_mask`]'s set-up for an offset.
+#[inline(always)]
+fn unmask(payload: &mut [u8], key: MaskingKey) {
+    if payload.len() > 128 {
+        return apply_mask(payload, key, 0);
+    }
+    // The key four times, in memory order on either endianness.
+    let half = u64::from(u32::from_ne_bytes(key.0));
+    let word = half | half << 32;
+    let wide = u128::from(word) | u128::from(word) << 64;
+    let mut blocks = payload.chunks_exact_mut(16);
+    for block in &mut blocks {
+        if let Ok(bytes) = <[u8; 16]>::try_from(&*block) {
+            block.copy_from_slice(&(u128::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+        }
+    }
+    // The rest starts at a multiple of 16, so at key byte 0.
+    let rest = blocks.into_remainder();
+    let (words, bytes) = rest.split_at_mut(rest.len() & !7);
+    if let Ok(eight) = <[u8; 8]>::try_from(&*words) {
+        words.copy_from_slice(&(u64::from_ne_bytes(eight) ^ word).to_ne_bytes());
+    }
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b ^= key.0[i & 3];
     }
 }
 
@@ -147,6 +222,15 @@ pub enum EventRef<'a> {
     /// Anything else, exactly as [`RecvHalf::poll_event`] returns it (a message that
     /// arrived in several frames, a chunk, a control frame).
     Owned(Event),
+}
+
+/// How an accepted header changes the message being received.
+#[derive(Clone, Copy)]
+struct HeaderVerdict {
+    /// The frame starts a message of this kind (a first data frame).
+    starts: Option<MessageKind>,
+    /// The message it starts is compressed (RSV1, RFC 7692 §6.1).
+    compressed: bool,
 }
 
 /// How far processing of the current frame got.
@@ -169,6 +253,7 @@ impl RecvHalf {
             eof: false,
             signals: Signals::default(),
             lent: 0,
+            ready: None,
             #[cfg(feature = "deflate")]
             inflater: config.deflate.map(crate::deflate::Decompressor::new),
             config,
@@ -183,11 +268,95 @@ impl RecvHalf {
     /// Hands in bytes from the transport. Call [`poll_event`](Self::poll_event) next.
     ///
     /// Bytes after a close frame, or after a failure, are dropped.
-    pub fn receive(&mut self, bytes: &[u8]) {
-        if !self.input_done {
-            self.release_lent();
-            self.read.extend_from_slice(bytes);
+    ///
+    /// The rest of a large frame that did not arrive whole is copied straight into
+    /// its message, unmasked (and, for text, validated) on the way: each payload byte
+    /// is touched once.
+    pub fn receive(&mut self, mut bytes: &[u8]) {
+        if self.input_done {
+            return;
         }
+        self.release_lent();
+        if self.read.is_empty() && self.ready.is_none() {
+            bytes = self.receive_direct(bytes);
+        }
+        self.read.extend_from_slice(bytes);
+    }
+
+    /// The part of [`receive`](Self::receive) that bypasses `read`: continues the
+    /// direct frame in progress (completing its message into `ready`), then starts
+    /// the next frame as a direct one if it is large, acceptable and not all here.
+    /// Returns what is left for `read`. Only called with `read` empty, so the order
+    /// of the input is kept.
+    fn receive_direct<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
+        if let Some(frame) = self.frame.as_mut().filter(|f| f.direct) {
+            let remaining = frame.header.payload_len - frame.taken;
+            let n = bytes
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            let (payload, rest) = bytes.split_at(n);
+            self.message
+                .take_masked(payload, frame.header.mask, frame.taken);
+            frame.taken += n as u64;
+            bytes = rest;
+            if frame.taken < frame.header.payload_len || !self.complete_direct() {
+                return bytes;
+            }
+        }
+        if self.frame.is_some() || self.config.receive_chunks {
+            return bytes;
+        }
+        let Ok(Status::Complete((header, header_len))) = FrameHeader::decode(bytes) else {
+            return bytes;
+        };
+        let payload = &bytes[header_len..];
+        let large =
+            header.payload_len >= DIRECT_MIN as u64 && header.payload_len > payload.len() as u64;
+        if !large || header.rsv != 0 || header.opcode.is_control() {
+            return bytes;
+        }
+        // A header the rules refuse stays in `read`, where `poll_event` reports it.
+        let Ok(verdict) = self.check_header(&header) else {
+            return bytes;
+        };
+        self.apply_header(&header, verdict);
+        self.signals.heard = true;
+        let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        self.message.buf.reserve(len.min(DIRECT_RESERVE));
+        self.message.take_masked(payload, header.mask, 0);
+        self.frame = Some(InFrame {
+            header,
+            taken: payload.len() as u64,
+            checked: 0,
+            direct: true,
+        });
+        &[]
+    }
+
+    /// The direct frame's payload is all in: ends the frame, and the message if the
+    /// frame was its last, into `ready`. `false` if UTF-8 failed, which
+    /// `poll_event` then reports.
+    fn complete_direct(&mut self) -> bool {
+        let Some(frame) = self.frame else {
+            return false;
+        };
+        let message = &mut self.message;
+        let text = message.kind == Some(MessageKind::Text);
+        if message.invalid_utf8 || (frame.header.fin && text && message.utf8.finish().is_err()) {
+            message.invalid_utf8 = true;
+            return false;
+        }
+        self.frame = None;
+        if frame.header.fin {
+            message.kind = None;
+            let data = message.buf.split().freeze();
+            self.ready = Some(if text {
+                Event::Text(Utf8Bytes::from_validated(data))
+            } else {
+                Event::Binary(data)
+            });
+        }
+        true
     }
 
     /// The receive buffer, for reading from the transport without a copy (e.g. with
@@ -221,8 +390,11 @@ impl RecvHalf {
             self.end_input();
         }
         self.release_lent();
+        if let Some(event) = self.ready.take() {
+            return Ok(Some(event));
+        }
         // The common case first: a whole single-frame message in the buffer.
-        if let Some((kind, start, end)) = self.whole_message(true)? {
+        if let Some((kind, start, end)) = self.whole_message(0, true)? {
             self.read.advance(start);
             let data = self.read.split_to(end - start).freeze();
             return Ok(Some(match kind {
@@ -244,6 +416,7 @@ impl RecvHalf {
                             header,
                             taken: 0,
                             checked: 0,
+                            direct: false,
                         };
                         self.frame = Some(frame);
                         frame
@@ -291,9 +464,14 @@ impl RecvHalf {
         if self.input_done {
             self.end_input();
         }
-        self.release_lent();
+        if let Some(event) = self.ready.take() {
+            return Ok(Some(EventRef::Owned(event)));
+        }
+        // The previous borrowed message stays in `read` (as `lent`) while messages
+        // follow it there: the buffer advances once per batch, not once per message.
         // Text is validated here, once, by the conversion to `&str` itself.
-        let Some((kind, start, end)) = self.whole_message(false)? else {
+        let Some((kind, start, end)) = self.whole_message(self.lent, false)? else {
+            self.release_lent();
             return self.poll_event().map(|event| event.map(EventRef::Owned));
         };
         self.lent = end;
@@ -324,15 +502,19 @@ impl RecvHalf {
         }
     }
 
-    /// The fast path of both `poll_event`s: if `read` starts with a whole,
+    /// The fast path of both `poll_event`s: if `read[base..]` starts with a whole,
     /// unfragmented, uncompressed data message, checks it, unmasks and validates it in
     /// place (text only with `validate`: the caller then validates it), and returns
     /// its kind and where its payload lies in `read`. Anything
     /// else (control frames, fragments, partial frames, chunk mode) is left to the
     /// general path, untouched.
-    #[inline]
+    ///
+    /// Always inlined: each caller gets its own copy, with `validate` a constant and
+    /// the result in registers; for small messages this is most of the work.
+    #[inline(always)]
     fn whole_message(
         &mut self,
+        base: usize,
         validate: bool,
     ) -> Result<Option<(MessageKind, usize, usize)>, Error> {
         if self.input_done
@@ -342,9 +524,11 @@ impl RecvHalf {
         {
             return Ok(None);
         }
-        let Ok(Status::Complete((header, start))) = FrameHeader::decode(&self.read) else {
+        let Ok(Status::Complete((header, header_len))) = FrameHeader::decode(&self.read[base..])
+        else {
             return Ok(None);
         };
+        let start = base + header_len;
         let kind = match header.opcode {
             OpCode::TEXT => MessageKind::Text,
             OpCode::BINARY => MessageKind::Binary,
@@ -370,13 +554,13 @@ impl RecvHalf {
         let valid = match (kind, header.mask) {
             (MessageKind::Binary, key) => {
                 if let Some(key) = key {
-                    apply_mask(payload, key, 0);
+                    unmask(payload, key);
                 }
                 true
             }
             (MessageKind::Text, key) if !validate => {
                 if let Some(key) = key {
-                    apply_mask(payload, key, 0);
+                    unmask(payload, key);
                 }
                 true
             }
@@ -384,7 +568,11 @@ impl RecvHalf {
                 if let Some(key) = key {
                     apply_mask(payload, key, 0);
                 }
-                validate_utf8(payload).is_ok()
+                if payload.len() < crate::short_text::SHORT {
+                    crate::short_text::is_valid(payload)
+                } else {
+                    simdutf8::basic::from_utf8(payload).is_ok()
+                }
             }
             (MessageKind::Text, key) => {
                 // Unmask and validate block by block, so that each block is still
@@ -455,6 +643,7 @@ impl RecvHalf {
         self.input_done = true;
         self.frame = None;
         self.lent = 0;
+        self.ready = None;
         if !self.read.is_empty() || self.read.capacity() != 0 {
             self.read = BytesMut::new();
         }
@@ -463,12 +652,54 @@ impl RecvHalf {
         }
     }
 
+    /// How many more bytes the frame being received needs before it is whole, when
+    /// those bytes will be buffered whole anyway (an uncompressed data frame in
+    /// whole-message mode); 0 otherwise.
+    ///
+    /// A transport can read that much at once instead of in small reads: the memory
+    /// is already bounded by [`Config::max_frame_size`], since the frame's header was
+    /// accepted. Known once [`poll_event`](Self::poll_event) has parsed the header
+    /// (it returned `None` waiting for the payload).
+    ///
+    /// ```
+    /// use tidings_ws::{Config, Connection};
+    ///
+    /// let (mut rx, _tx) = Connection::client(Config::default()).into_split();
+    /// // An unmasked binary frame announcing 300 bytes, of which 100 arrived.
+    /// rx.receive(&[0x82, 126, 0x01, 0x2c]);
+    /// rx.receive(&[0u8; 100]);
+    /// assert_eq!(rx.poll_event()?, None);
+    /// assert_eq!(rx.frame_bytes_wanted(), 200);
+    /// # Ok::<(), tidings_ws::Error>(())
+    /// ```
+    pub fn frame_bytes_wanted(&self) -> usize {
+        let Some(frame) = &self.frame else {
+            return 0;
+        };
+        #[cfg(feature = "deflate")]
+        if self.message.compressed {
+            return 0;
+        }
+        if self.config.receive_chunks || frame.header.opcode.is_control() {
+            return 0;
+        }
+        let remaining = frame.header.payload_len - frame.taken;
+        (remaining as usize).saturating_sub(self.read.len() - self.lent)
+    }
+
     pub(crate) fn buffered_input(&self) -> usize {
         self.read.len() - self.lent
     }
 
     /// Applies the §5 rules a header can be judged by, and the limits.
     fn accept_header(&mut self, h: &FrameHeader) -> Result<(), Error> {
+        let verdict = self.check_header(h)?;
+        self.apply_header(h, verdict);
+        Ok(())
+    }
+
+    /// Judges a header by the §5 rules and the limits, changing nothing.
+    fn check_header(&self, h: &FrameHeader) -> Result<HeaderVerdict, Error> {
         // RFC 7692 §6.1: with permessage-deflate, RSV1 marks the first frame of a
         // compressed data message, and only that.
         #[cfg(feature = "deflate")]
@@ -496,7 +727,10 @@ impl RecvHalf {
             if h.payload_len > 125 {
                 return Err(Error::ControlTooLong);
             }
-            return Ok(());
+            return Ok(HeaderVerdict {
+                starts: None,
+                compressed: false,
+            });
         }
         if h.payload_len > self.config.max_frame_size as u64 {
             return Err(Error::FrameTooBig {
@@ -504,7 +738,7 @@ impl RecvHalf {
                 limit: self.config.max_frame_size,
             });
         }
-        let kind = match h.opcode {
+        let starts = match h.opcode {
             OpCode::CONTINUATION if self.message.kind.is_none() => {
                 return Err(Error::UnexpectedContinuation);
             }
@@ -513,24 +747,40 @@ impl RecvHalf {
             OpCode::TEXT => Some(MessageKind::Text),
             _ => Some(MessageKind::Binary),
         };
-        if let Some(kind) = kind {
-            self.message.kind = Some(kind);
-            self.message.len = 0;
-            self.message.delivered = false;
-            #[cfg(feature = "deflate")]
-            {
-                self.message.compressed = compressed;
-                self.message.inflated = 0;
-            }
-        }
-        self.message.len += h.payload_len;
-        if self.message.len > self.config.max_message_size as u64 {
+        let so_far = if starts.is_some() {
+            0
+        } else {
+            self.message.len
+        };
+        let len = so_far + h.payload_len;
+        if len > self.config.max_message_size as u64 {
             return Err(Error::MessageTooBig {
-                len: self.message.len,
+                len,
                 limit: self.config.max_message_size,
             });
         }
-        Ok(())
+        Ok(HeaderVerdict { starts, compressed })
+    }
+
+    /// Records a header that [`check_header`](Self::check_header) accepted.
+    fn apply_header(&mut self, h: &FrameHeader, verdict: HeaderVerdict) {
+        if h.opcode.is_control() {
+            return;
+        }
+        if let Some(kind) = verdict.starts {
+            self.message.kind = Some(kind);
+            self.message.len = 0;
+            self.message.delivered = false;
+            self.message.invalid_utf8 = false;
+            #[cfg(feature = "deflate")]
+            {
+                self.message.compressed = verdict.compressed;
+                self.message.inflated = 0;
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = verdict.compressed;
+        self.message.len += h.payload_len;
     }
 
     fn control_frame(&mut self, frame: InFrame) -> Result<Step, Error> {
@@ -589,6 +839,9 @@ impl RecvHalf {
         let kind = self.message.kind.unwrap_or(MessageKind::Binary);
         let remaining = (h.payload_len - frame.taken) as usize;
         let available = self.read.len().min(remaining);
+        if frame.direct {
+            return self.direct_frame(frame, remaining, available);
+        }
 
         // Unmask and validate whatever arrived since last time, once.
         if available > frame.checked {
@@ -661,6 +914,41 @@ impl RecvHalf {
             MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
             MessageKind::Binary => Event::Binary(data),
         }))
+    }
+
+    /// A direct frame: a large frame whose header [`receive`](Self::receive) found
+    /// with the frame not all there. Rather than wait for all of it in `read` (to be
+    /// unmasked in a second pass, and moved whenever the read buffer compacts), its
+    /// payload is copied into the message buffer as it arrives, unmasked on the way,
+    /// and validated while still in cache. Bytes handed to `receive` go there
+    /// directly; bytes appended to [`read_buffer`](Self::read_buffer) meanwhile come
+    /// through here.
+    ///
+    /// Only `receive` starts direct frames: a caller that reads into `read_buffer`
+    /// already put the bytes where they can be unmasked in place, and for it a copy
+    /// into another buffer would be one pass too many.
+    fn direct_frame(
+        &mut self,
+        mut frame: InFrame,
+        remaining: usize,
+        available: usize,
+    ) -> Result<Step, Error> {
+        let offset = frame.taken;
+        self.message
+            .take_masked(&self.read[..available], frame.header.mask, offset);
+        self.read.advance(available);
+        frame.taken += available as u64;
+        self.frame = Some(frame);
+        if self.message.invalid_utf8 {
+            return Err(Error::InvalidUtf8);
+        }
+        if available < remaining {
+            return Ok(Step::Starved);
+        }
+        if !self.complete_direct() {
+            return Err(Error::InvalidUtf8);
+        }
+        Ok(self.ready.take().map_or(Step::Continue, Step::Event))
     }
 
     /// A frame of a compressed message: unmasked and inflated as it arrives, so the

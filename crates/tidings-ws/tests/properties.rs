@@ -77,20 +77,8 @@ fn send_all(sender: &mut Connection, msgs: &[Msg]) -> (Vec<Event>, Vec<u8>) {
 }
 
 /// Feeds `wire` cut at `cuts` (sorted offsets) and collects every event and error.
-fn feed_split(mut conn: Connection, wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Option<Error>) {
-    let mut all = Vec::new();
-    let mut at = 0;
-    for &cut in cuts.iter().chain(core::iter::once(&wire.len())) {
-        let cut = cut.clamp(at, wire.len());
-        conn.receive(&wire[at..cut]);
-        at = cut;
-        let (ev, err) = events(&mut conn);
-        all.extend(ev);
-        if err.is_some() {
-            return (all, err);
-        }
-    }
-    (all, None)
+fn feed_split(conn: Connection, wire: &[u8], cuts: &[usize]) -> (Vec<Event>, Option<Error>) {
+    feed_mixed(conn, wire, cuts, &[])
 }
 
 fn split_points(max: usize) -> impl Strategy<Value = Vec<usize>> {
@@ -339,5 +327,107 @@ proptest! {
             }
         }
         prop_assert_eq!(transmit(&mut a, Duration::ZERO), transmit(&mut b, Duration::ZERO));
+    }
+}
+
+/// A large message for the direct path: `len` bytes from `seed`, text (a mix of one- to
+/// four-byte characters) or binary, sent in frames of `frame` bytes.
+fn big_message(text: bool, len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    if !text {
+        return (0..len).map(|_| next() as u8).collect();
+    }
+    let mut s = String::with_capacity(len + 4);
+    while s.len() < len {
+        s.push(['a', 'é', '€', '😀', ' '][(next() % 5) as usize]);
+    }
+    s.into_bytes()
+}
+
+/// Feeds `wire` cut at `cuts`, each piece through `receive` or appended to
+/// `read_buffer` as `via_buffer` says, and collects events and the first error.
+fn feed_mixed(
+    mut conn: Connection,
+    wire: &[u8],
+    cuts: &[usize],
+    via_buffer: &[bool],
+) -> (Vec<Event>, Option<Error>) {
+    let mut all = Vec::new();
+    let mut at = 0;
+    for (i, &cut) in cuts.iter().chain(core::iter::once(&wire.len())).enumerate() {
+        let cut = cut.clamp(at, wire.len());
+        if via_buffer.get(i).copied().unwrap_or(false) {
+            conn.read_buffer().extend_from_slice(&wire[at..cut]);
+        } else {
+            conn.receive(&wire[at..cut]);
+        }
+        at = cut;
+        let (ev, err) = events(&mut conn);
+        all.extend(ev);
+        if err.is_some() {
+            return (all, err);
+        }
+    }
+    (all, None)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Large frames that arrive in pieces are copied into their message as they come
+    /// (the direct path): whatever the cuts, and whether the pieces come through
+    /// `receive` or `read_buffer`, the events are those sent, with pings between
+    /// fragments; and a corrupted byte gives the same events and error as the
+    /// corrupted stream fed whole.
+    #[test]
+    fn large_frames_any_split_any_entry(
+        parts in prop::collection::vec((any::<bool>(), 0usize..40_000, any::<u64>(), 1usize..50_000), 1..4),
+        key in any::<[u8; 4]>(),
+        cuts in split_points(150_000),
+        via_buffer in prop::collection::vec(any::<bool>(), 21),
+        corrupt in prop::option::of((any::<prop::sample::Index>(), 1u8..=255)),
+    ) {
+        let mut client = Connection::client_with_mask_source(Config::default(), move || key);
+        let mut expect = Vec::new();
+        let mut wire = Vec::new();
+        for &(text, len, seed, frame) in &parts {
+            let kind = if text { MessageKind::Text } else { MessageKind::Binary };
+            let payload = big_message(text, len, seed);
+            let mut pieces = payload.chunks(frame).peekable();
+            if pieces.peek().is_none() {
+                client.send_fragment(kind, Vec::new(), true).unwrap();
+            }
+            while let Some(piece) = pieces.next() {
+                let last = pieces.peek().is_none();
+                client.send_fragment(kind, piece.to_vec(), last).unwrap();
+                if !last {
+                    client.send_ping(&b"between"[..]).unwrap();
+                    expect.push(Event::Ping(bytes::Bytes::from_static(b"between")));
+                }
+                wire.extend(transmit(&mut client, Duration::ZERO));
+            }
+            wire.extend(transmit(&mut client, Duration::ZERO));
+            expect.push(match kind {
+                MessageKind::Text => Event::Text(String::from_utf8(payload).unwrap().into()),
+                MessageKind::Binary => Event::Binary(payload.into()),
+            });
+        }
+        let server = || Connection::server(Config::default());
+        prop_assert_eq!(
+            feed_mixed(server(), &wire, &cuts, &via_buffer),
+            (expect, None)
+        );
+        if let Some((at, flip)) = corrupt {
+            let at = at.index(wire.len());
+            wire[at] ^= flip;
+        }
+        let whole = feed_mixed(server(), &wire, &[], &[]);
+        prop_assert_eq!(feed_mixed(server(), &wire, &cuts, &via_buffer), whole);
     }
 }
