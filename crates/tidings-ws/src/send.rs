@@ -113,16 +113,17 @@ impl PreparedMessage {
                 mask: None,
                 payload_len: piece.len() as u64,
             };
-            let mut head = [0u8; MAX_HEADER_LEN];
-            let n = header.encode_array(&mut head);
+            let n = header.encoded_len();
             len += n + piece.len();
             if piece.len() <= INLINE_PAYLOAD {
                 let mut frame = BytesMut::with_capacity(n + piece.len());
-                frame.extend_from_slice(&head[..n]);
+                header.encode(&mut frame);
                 frame.extend_from_slice(&piece);
                 chunks.push((frame.freeze(), false));
             } else {
-                chunks.push((Bytes::copy_from_slice(&head[..n]), true));
+                let mut head = BytesMut::with_capacity(n);
+                header.encode(&mut head);
+                chunks.push((head.freeze(), true));
                 chunks.push((piece, false));
             }
             if fin {
