@@ -319,6 +319,11 @@ impl RecvHalf {
         let Ok(verdict) = self.check_header(&header) else {
             return bytes;
         };
+        // A continuation of a compressed message must be inflated, not copied.
+        #[cfg(feature = "deflate")]
+        if verdict.starts.is_none() && self.message.compressed {
+            return bytes;
+        }
         self.apply_header(&header, verdict);
         self.signals.heard = true;
         let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);

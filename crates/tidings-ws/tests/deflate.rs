@@ -272,3 +272,43 @@ fn prepared_messages_go_uncompressed_and_are_still_understood() {
     assert_eq!(p.client_events, vec![Event::Text(text.clone().into())]);
     assert_eq!(p.server_events, vec![Event::Text(text.into())]);
 }
+
+/// Continuation frames of a compressed message are inflated, however large and however
+/// they arrive: a frame whose header starts a `receive` with the frame not all there
+/// must not take the direct copy of uncompressed frames (found by the
+/// `ws_deflate_roundtrip` fuzzer).
+#[test]
+fn large_continuations_of_a_compressed_message_are_inflated() {
+    // Incompressible, so the compressed message is as large as the input.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let payload: Vec<u8> = (0..96 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut config = deflate(DeflateConfig::default());
+    config.max_send_frame_size = 16 * 1024;
+    let mut client = Connection::client_with_mask_source(config.clone(), || [5, 6, 7, 8]);
+    client.send_binary(payload.clone()).unwrap();
+    let wire = transmit(&mut client, Duration::ZERO);
+    let mut server = Connection::server(config);
+    // Each frame in two pieces: its header and 100 bytes, then the rest.
+    let mut at = 0;
+    let mut got = Vec::new();
+    for (h, body) in frames(&wire) {
+        let end = at + h.encoded_len() + body.len();
+        let cut = (at + h.encoded_len() + 100).min(end);
+        for piece in [&wire[at..cut], &wire[cut..end]] {
+            server.receive(piece);
+            let (events, error) = events(&mut server);
+            assert_eq!(error, None);
+            got.extend(events);
+        }
+        at = end;
+    }
+    assert!(frames(&wire).len() > 3);
+    assert_eq!(got, vec![Event::Binary(payload.into())]);
+}
