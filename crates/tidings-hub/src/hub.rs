@@ -1,0 +1,913 @@
+//! [`Hub`]: topics, subscriptions and their cursors, and what each subscription is
+//! delivered next.
+//!
+//! A subscription is a cursor into one topic's history (see `topic.rs` for why there
+//! are no per-subscriber queues). Delivering is reading at the cursor; a subscription
+//! at the head waits, and the next event of its topic puts it on the ready list,
+//! which the binding drains to wake the task that serves it. Every way of missing
+//! events (a position from another epoch, one older than the history, a subscriber
+//! that fell behind, events this hub never held) ends in an explicit
+//! [`Discontinuity`], never in a silent skip.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::LocalError;
+use crate::position::{Epoch, StreamPosition};
+use crate::topic::{self, Topic};
+
+/// Limits and policies of a [`Hub`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The most events a topic keeps for recovery (default 1,024).
+    pub history_events: usize,
+    /// The most payload bytes a topic keeps (default 1 MiB; the newest event is kept
+    /// whatever its size).
+    pub history_bytes: usize,
+    /// How long an event is kept (default `None`: as long as the other limits allow).
+    pub history_age: Option<Duration>,
+    /// How far (in events) a subscription may fall behind its topic's last event
+    /// before the [`lag_policy`](Self::lag_policy) applies (default `None`: as far as
+    /// the history reaches).
+    pub max_lag: Option<u64>,
+    /// What a subscription that fell behind gets (default [`LagPolicy::Skip`]).
+    pub lag_policy: LagPolicy,
+    /// The most topics (default 10,000). A topic exists while it has a subscription
+    /// or a history.
+    pub max_topics: usize,
+    /// The longest topic name, in bytes (default 256).
+    pub max_topic_len: usize,
+    /// The most subscriptions (default 1,000,000).
+    pub max_subscriptions: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            history_events: 1024,
+            history_bytes: 1 << 20,
+            history_age: None,
+            max_lag: None,
+            lag_policy: LagPolicy::Skip,
+            max_topics: 10_000,
+            max_topic_len: 256,
+            max_subscriptions: 1_000_000,
+        }
+    }
+}
+
+/// What a subscription that fell behind gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LagPolicy {
+    /// A [`Discontinuity`] with [`Reason::Lagged`], then delivery goes on from the
+    /// oldest event within reach: the subscriber stays, and learns what it missed.
+    Skip,
+    /// [`Delivery::Dropped`]: the subscription ends, and the binding closes the
+    /// connection (the client reconnects and resumes with a discontinuity).
+    Drop,
+}
+
+/// Where a new subscription starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// With the next event published.
+    Live,
+    /// With the oldest event the history still holds.
+    Earliest,
+    /// After the event at this position: a client resuming (SSE `Last-Event-ID`, a
+    /// WebSocket resume token). If the events after it cannot all be delivered, a
+    /// [`Discontinuity`] comes first.
+    After(StreamPosition),
+    /// After a position that could not be read (a [`PositionError`](crate::PositionError)):
+    /// the client had seen something, nobody knows what. A [`Discontinuity`] with
+    /// [`Reason::Unknown`] comes first, then everything the history holds.
+    Lost,
+}
+
+/// The handle of a subscription. Stale handles (ended subscriptions) are recognised:
+/// a slot is never reused under the same handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubscriptionId {
+    index: u32,
+    generation: u32,
+}
+
+/// What a subscription gets, from [`Hub::poll_delivery`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// The next event.
+    Event(Event),
+    /// Events were missed; delivery goes on after [`Discontinuity::resume`].
+    Discontinuity(Discontinuity),
+    /// The subscription fell behind under [`LagPolicy::Drop`] and is over; its handle
+    /// is stale from now on.
+    Dropped,
+}
+
+/// An event as delivered: its position (send it as the SSE `id` or with the
+/// WebSocket message, so the client can resume after it) and its payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Where the event sits in its topic.
+    pub position: StreamPosition,
+    /// The payload, shared by every subscription (no copy per subscriber).
+    pub payload: Bytes,
+}
+
+/// Events a subscription will not get, said explicitly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discontinuity {
+    /// Why.
+    pub reason: Reason,
+    /// The position the subscription was at (the client's, for a resumption), if
+    /// it was readable.
+    pub from: Option<StreamPosition>,
+    /// The position delivery goes on after: the next event is the one after it.
+    /// Saving it as the client's position is right: what lies between `from` and
+    /// `resume` is gone for good.
+    pub resume: StreamPosition,
+}
+
+/// Why a [`Discontinuity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The position belongs to another epoch: the history it was in was lost.
+    EpochChanged,
+    /// The position is older than the oldest event the history still holds.
+    Expired,
+    /// This hub never held the events after the position (it joined the topic
+    /// later, or its broker skipped them).
+    Gap,
+    /// The subscription fell behind (see [`Config::max_lag`]) under
+    /// [`LagPolicy::Skip`].
+    Lagged,
+    /// The position was unreadable ([`Since::Lost`]), or lies beyond the topic's last
+    /// event (a history this hub does not know under the same epoch).
+    Unknown,
+}
+
+#[derive(Debug)]
+struct Subscription {
+    topic: String,
+    /// The history the cursor is in.
+    epoch: Epoch,
+    /// The offset of the last event delivered (or skipped).
+    cursor: u64,
+    /// A discontinuity to deliver before anything else.
+    pending: Option<Discontinuity>,
+    /// On its topic's waiting list.
+    waiting: bool,
+    /// On the hub's ready list.
+    ready: bool,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    subscription: Option<Subscription>,
+}
+
+/// A sans-IO fan-out core: topics with offsets and epochs, a bounded history per
+/// topic, and subscriptions that resume from a position or learn, explicitly, what
+/// they missed.
+///
+/// # Call protocol
+///
+/// * **Inputs:** [`publish`](Self::publish) an event (this hub numbers it), or
+///   [`handle_event`](Self::handle_event) an event a broker numbered.
+/// * **Commands:** [`subscribe`](Self::subscribe) from a [`Since`],
+///   [`unsubscribe`](Self::unsubscribe).
+/// * **Outputs:** [`poll_ready`](Self::poll_ready) names the subscriptions that have
+///   something to deliver; for each, drain [`poll_delivery`](Self::poll_delivery)
+///   until `None` (the subscription then waits for its topic's next event) or until
+///   the connection cannot take more (the subscription keeps its place: poll it
+///   again when the connection can, whether or not `poll_ready` names it).
+/// * **Getters:** [`position`](Self::position), counts.
+///
+/// Time is a value the caller passes in (`now`, since an epoch of its choosing); it
+/// only matters with [`Config::history_age`].
+///
+/// ```
+/// use bytes::Bytes;
+/// use core::time::Duration;
+/// use tidings_hub::{Config, Delivery, Hub, Since};
+///
+/// let mut hub = Hub::new(Config::default(), 0x5eed);
+/// let now = Duration::ZERO;
+/// let first = hub.publish("news", Bytes::from_static(b"one"), now)?;
+/// hub.publish("news", Bytes::from_static(b"two"), now)?;
+///
+/// // A client that saw "one" comes back: it gets "two", then waits.
+/// let sub = hub.subscribe("news", Since::After(first), now)?;
+/// assert_eq!(hub.poll_ready(), Some(sub));
+/// let Some(Delivery::Event(event)) = hub.poll_delivery(sub, now) else { panic!() };
+/// assert_eq!(&event.payload[..], b"two");
+/// assert_eq!(hub.poll_delivery(sub, now), None);
+///
+/// // The next event makes it ready again.
+/// hub.publish("news", Bytes::from_static(b"three"), now)?;
+/// assert_eq!(hub.poll_ready(), Some(sub));
+/// # Ok::<(), tidings_hub::LocalError>(())
+/// ```
+#[derive(Debug)]
+pub struct Hub {
+    config: Config,
+    topics: BTreeMap<String, Topic>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    ready: VecDeque<SubscriptionId>,
+    seed: u64,
+    epochs_drawn: u64,
+}
+
+impl Hub {
+    /// A hub with `config`. `seed` makes the epochs of the topics it creates: it must
+    /// differ each time a hub starts with an empty history (draw it from the OS), or
+    /// positions from before a restart would be taken for positions after it.
+    #[must_use]
+    pub fn new(config: Config, seed: u64) -> Self {
+        Self {
+            config,
+            topics: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            ready: VecDeque::new(),
+            seed,
+            epochs_drawn: 0,
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The position of `topic`'s last event, if the topic exists (offset 0: none yet).
+    #[must_use]
+    pub fn position(&self, topic: &str) -> Option<StreamPosition> {
+        self.topics.get(topic).map(Topic::position)
+    }
+
+    /// How many events `topic` keeps.
+    #[must_use]
+    pub fn history_len(&self, topic: &str) -> usize {
+        self.topics.get(topic).map_or(0, Topic::history_len)
+    }
+
+    /// How many topics exist.
+    #[must_use]
+    pub fn topics(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// How many subscriptions are live.
+    #[must_use]
+    pub fn subscriptions(&self) -> usize {
+        self.live
+    }
+
+    /// Publishes `payload` to `topic` (created if needed, with a new epoch), and
+    /// returns its position.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`], [`LocalError::TooManyTopics`].
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        payload: Bytes,
+        now: Duration,
+    ) -> Result<StreamPosition, LocalError> {
+        let epoch = self.draw_epoch();
+        let topic_state = topic_entry(&mut self.topics, &self.config, topic, || {
+            Topic::new(epoch, 0)
+        })?;
+        let offset = topic_state.append(payload, now, &self.config);
+        let position = StreamPosition::new(topic_state.epoch, offset);
+        self.wake(topic);
+        Ok(position)
+    }
+
+    /// Takes an event a broker numbered: `position` is its place in the broker's
+    /// history of `topic`. Returns whether it was new.
+    ///
+    /// An event of another epoch starts the history again (the broker's was lost);
+    /// an event past the next offset starts it again after a gap (this hub missed
+    /// events: subscriptions behind the gap get a [`Reason::Gap`] discontinuity); an
+    /// event at or before the last offset is a duplicate and is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`], [`LocalError::TooManyTopics`].
+    pub fn handle_event(
+        &mut self,
+        topic: &str,
+        position: StreamPosition,
+        payload: Bytes,
+        now: Duration,
+    ) -> Result<bool, LocalError> {
+        if position.offset == 0 {
+            return Ok(false);
+        }
+        let before = position.offset - 1;
+        let create = || Topic::new(position.epoch, before);
+        let topic_state = topic_entry(&mut self.topics, &self.config, topic, create)?;
+        if topic_state.epoch != position.epoch || topic_state.last < before {
+            topic_state.restart(position.epoch, before);
+        } else if topic_state.last > before {
+            return Ok(false);
+        }
+        topic_state.append(payload, now, &self.config);
+        self.wake(topic);
+        Ok(true)
+    }
+
+    /// Subscribes to `topic` (created if needed) from `since`. The subscription is on
+    /// the ready list at once if it has something to deliver.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`], [`LocalError::TooManyTopics`],
+    /// [`LocalError::TooManySubscriptions`].
+    pub fn subscribe(
+        &mut self,
+        topic: &str,
+        since: Since,
+        now: Duration,
+    ) -> Result<SubscriptionId, LocalError> {
+        if self.live >= self.config.max_subscriptions {
+            return Err(LocalError::TooManySubscriptions);
+        }
+        let epoch = self.draw_epoch();
+        let state = topic_entry(&mut self.topics, &self.config, topic, || {
+            Topic::new(epoch, 0)
+        })?;
+        state.trim(now, &self.config);
+        let earliest = StreamPosition::new(state.epoch, state.first() - 1);
+        let missed = |reason, from| {
+            Some(Discontinuity {
+                reason,
+                from,
+                resume: earliest,
+            })
+        };
+        let (cursor, pending) = match since {
+            Since::Live => (state.last, None),
+            Since::Earliest => (earliest.offset, None),
+            Since::Lost => (earliest.offset, missed(Reason::Unknown, None)),
+            Since::After(from) => {
+                let reason = if from.epoch != state.epoch {
+                    Some(Reason::EpochChanged)
+                } else if from.offset > state.last {
+                    Some(Reason::Unknown)
+                } else if from.offset < earliest.offset {
+                    let gap = from.offset.saturating_add(1) < state.continuous_from;
+                    Some(if gap { Reason::Gap } else { Reason::Expired })
+                } else {
+                    None
+                };
+                match reason {
+                    Some(reason) => (earliest.offset, missed(reason, Some(from))),
+                    None => (from.offset, None),
+                }
+            }
+        };
+        state.subscriptions += 1;
+        let has_more = pending.is_some() || cursor < state.last;
+        let subscription = Subscription {
+            topic: topic.into(),
+            epoch: state.epoch,
+            cursor,
+            pending,
+            waiting: false,
+            ready: false,
+        };
+        let id = self.insert(subscription);
+        if has_more {
+            self.make_ready(id);
+        } else {
+            self.park(id);
+        }
+        Ok(id)
+    }
+
+    /// Ends a subscription. Its topic goes too if nothing is left of it.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::UnknownSubscription`] for a stale handle.
+    pub fn unsubscribe(&mut self, id: SubscriptionId) -> Result<(), LocalError> {
+        let subscription = self.remove(id).ok_or(LocalError::UnknownSubscription)?;
+        if let Some(topic) = self.topics.get_mut(&subscription.topic) {
+            topic.subscriptions -= 1;
+            if subscription.waiting {
+                topic.waiting.retain(|waiting| *waiting != id);
+            }
+            if topic.is_idle() {
+                self.topics.remove(&subscription.topic);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next subscription with something to deliver, once per wake-up. Stale
+    /// handles are skipped.
+    pub fn poll_ready(&mut self) -> Option<SubscriptionId> {
+        while let Some(id) = self.ready.pop_front() {
+            if let Some(subscription) = self.get_mut(id) {
+                subscription.ready = false;
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// What `id` gets next; `None` when it is at the head of its topic (it waits for
+    /// the next event, and `poll_ready` names it then) or the handle is stale.
+    pub fn poll_delivery(&mut self, id: SubscriptionId, now: Duration) -> Option<Delivery> {
+        let delivery = self.next_delivery(id, now);
+        if delivery == Some(Delivery::Dropped) {
+            self.unsubscribe(id).ok()?;
+        }
+        delivery
+    }
+
+    /// [`poll_delivery`](Self::poll_delivery) but for ending a dropped subscription.
+    fn next_delivery(&mut self, id: SubscriptionId, now: Duration) -> Option<Delivery> {
+        let config = &self.config;
+        let slot = self.slots.get_mut(usize::try_from(id.index).ok()?)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let subscription = slot.subscription.as_mut()?;
+        if let Some(discontinuity) = subscription.pending.take() {
+            return Some(Delivery::Discontinuity(discontinuity));
+        }
+        let topic = self.topics.get_mut(&subscription.topic)?;
+        topic.trim(now, config);
+        let from = StreamPosition::new(subscription.epoch, subscription.cursor);
+        let earliest = topic.first() - 1;
+        let reach = config
+            .max_lag
+            .map_or(earliest, |lag| earliest.max(topic.last.saturating_sub(lag)));
+        let reason = if subscription.epoch != topic.epoch {
+            Some(Reason::EpochChanged)
+        } else if subscription.cursor > topic.last {
+            Some(Reason::Unknown)
+        } else if subscription.cursor < reach {
+            let gap = subscription.cursor.saturating_add(1) < topic.continuous_from;
+            Some(if gap { Reason::Gap } else { Reason::Lagged })
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            if reason == Reason::Lagged && config.lag_policy == LagPolicy::Drop {
+                return Some(Delivery::Dropped);
+            }
+            let resume_at = if reason == Reason::Lagged {
+                reach
+            } else {
+                earliest
+            };
+            subscription.epoch = topic.epoch;
+            subscription.cursor = resume_at;
+            let resume = StreamPosition::new(topic.epoch, resume_at);
+            return Some(Delivery::Discontinuity(Discontinuity {
+                reason,
+                from: Some(from),
+                resume,
+            }));
+        }
+        match topic.get(subscription.cursor + 1) {
+            Some(entry) => {
+                subscription.cursor = entry.offset;
+                Some(Delivery::Event(Event {
+                    position: StreamPosition::new(topic.epoch, entry.offset),
+                    payload: entry.payload.clone(),
+                }))
+            }
+            None => {
+                if !subscription.waiting {
+                    subscription.waiting = true;
+                    topic.waiting.push(id);
+                }
+                None
+            }
+        }
+    }
+
+    /// A new epoch: the seed and a counter, mixed (SplitMix64), so that the topics of
+    /// one hub never share an epoch by construction and hubs with other seeds almost
+    /// never do.
+    fn draw_epoch(&mut self) -> Epoch {
+        self.epochs_drawn += 1;
+        let mut z = self
+            .seed
+            .wrapping_add(self.epochs_drawn.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Epoch(z ^ (z >> 31))
+    }
+
+    /// Moves `topic`'s waiting subscriptions to the ready list.
+    fn wake(&mut self, topic: &str) {
+        let Some(state) = self.topics.get_mut(topic) else {
+            return;
+        };
+        for id in core::mem::take(&mut state.waiting) {
+            let Some(slot) = self.slots.get_mut(id.index as usize) else {
+                continue;
+            };
+            if let Some(subscription) = slot.subscription.as_mut() {
+                if slot.generation == id.generation {
+                    subscription.waiting = false;
+                    if !subscription.ready {
+                        subscription.ready = true;
+                        self.ready.push_back(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn make_ready(&mut self, id: SubscriptionId) {
+        if let Some(subscription) = self.get_mut(id) {
+            if !subscription.ready {
+                subscription.ready = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    fn park(&mut self, id: SubscriptionId) {
+        let Some(subscription) = self.get_mut(id) else {
+            return;
+        };
+        subscription.waiting = true;
+        let topic = subscription.topic.clone();
+        if let Some(state) = self.topics.get_mut(&topic) {
+            state.waiting.push(id);
+        }
+    }
+
+    fn get_mut(&mut self, id: SubscriptionId) -> Option<&mut Subscription> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        (slot.generation == id.generation)
+            .then_some(slot.subscription.as_mut())
+            .flatten()
+    }
+
+    fn insert(&mut self, subscription: Subscription) -> SubscriptionId {
+        self.live += 1;
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::default());
+            u32::try_from(self.slots.len() - 1).expect("max_subscriptions fits in u32")
+        });
+        let slot = &mut self.slots[index as usize];
+        slot.subscription = Some(subscription);
+        SubscriptionId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    fn remove(&mut self, id: SubscriptionId) -> Option<Subscription> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let subscription = slot.subscription.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(id.index);
+        self.live -= 1;
+        Some(subscription)
+    }
+}
+
+/// `name`'s state in `topics`, made with `create` if the topic does not exist.
+fn topic_entry<'a>(
+    topics: &'a mut BTreeMap<String, Topic>,
+    config: &Config,
+    name: &str,
+    create: impl FnOnce() -> Topic,
+) -> Result<&'a mut Topic, LocalError> {
+    if !topics.contains_key(name) {
+        if !topic::valid_name(name, config.max_topic_len) {
+            return Err(LocalError::InvalidTopic);
+        }
+        if topics.len() >= config.max_topics {
+            return Err(LocalError::TooManyTopics);
+        }
+        topics.insert(name.into(), create());
+    }
+    Ok(topics.get_mut(name).expect("inserted above"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    const NOW: Duration = Duration::ZERO;
+
+    fn hub(config: Config) -> Hub {
+        Hub::new(config, 7)
+    }
+
+    fn history(events: usize) -> Config {
+        Config {
+            history_events: events,
+            ..Config::default()
+        }
+    }
+
+    fn publish(hub: &mut Hub, topic: &str, n: u64) -> Vec<StreamPosition> {
+        (0..n)
+            .map(|i| {
+                let payload = Bytes::from(format!("{topic}-{i}"));
+                hub.publish(topic, payload, NOW).unwrap()
+            })
+            .collect()
+    }
+
+    /// Everything `id` gets until it waits.
+    fn drain(hub: &mut Hub, id: SubscriptionId) -> Vec<Delivery> {
+        core::iter::from_fn(|| hub.poll_delivery(id, NOW)).collect()
+    }
+
+    fn offsets(deliveries: &[Delivery]) -> Vec<u64> {
+        deliveries
+            .iter()
+            .filter_map(|delivery| match delivery {
+                Delivery::Event(event) => Some(event.position.offset),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn discontinuity(delivery: &Delivery) -> Discontinuity {
+        match delivery {
+            Delivery::Discontinuity(discontinuity) => *discontinuity,
+            other => panic!("expected a discontinuity, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resuming_after_a_position_delivers_exactly_what_followed() {
+        let mut hub = hub(Config::default());
+        let positions = publish(&mut hub, "t", 5);
+        assert_eq!(positions[0].offset, 1, "offsets count from 1");
+        let id = hub.subscribe("t", Since::After(positions[1]), NOW).unwrap();
+        let got = drain(&mut hub, id);
+        assert_eq!(offsets(&got), [3, 4, 5]);
+        let Delivery::Event(event) = &got[0] else {
+            panic!()
+        };
+        assert_eq!(&event.payload[..], b"t-2");
+        assert_eq!(event.position, positions[2]);
+    }
+
+    #[test]
+    fn live_and_earliest() {
+        let mut hub = hub(history(3));
+        publish(&mut hub, "t", 5);
+        let live = hub.subscribe("t", Since::Live, NOW).unwrap();
+        let earliest = hub.subscribe("t", Since::Earliest, NOW).unwrap();
+        assert_eq!(drain(&mut hub, live), []);
+        assert_eq!(offsets(&drain(&mut hub, earliest)), [3, 4, 5]);
+    }
+
+    #[test]
+    fn a_position_from_another_epoch_is_never_resumed_from() {
+        let mut hub = hub(Config::default());
+        let positions = publish(&mut hub, "t", 3);
+        let stale = StreamPosition::new(Epoch(positions[0].epoch.0 ^ 1), 1);
+        let id = hub.subscribe("t", Since::After(stale), NOW).unwrap();
+        let got = drain(&mut hub, id);
+        let gap = discontinuity(&got[0]);
+        assert_eq!(gap.reason, Reason::EpochChanged);
+        assert_eq!(gap.from, Some(stale));
+        assert_eq!(gap.resume, StreamPosition::new(positions[0].epoch, 0));
+        assert_eq!(offsets(&got), [1, 2, 3], "then all the history holds");
+    }
+
+    #[test]
+    fn a_position_older_than_the_history_expired() {
+        let mut hub = hub(history(2));
+        let positions = publish(&mut hub, "t", 5);
+        let id = hub.subscribe("t", Since::After(positions[0]), NOW).unwrap();
+        let got = drain(&mut hub, id);
+        let gap = discontinuity(&got[0]);
+        assert_eq!(gap.reason, Reason::Expired);
+        assert_eq!(gap.resume.offset, 3);
+        assert_eq!(offsets(&got), [4, 5]);
+        // Resuming from the oldest position still kept is exact.
+        let exact = hub.subscribe("t", Since::After(positions[2]), NOW).unwrap();
+        assert_eq!(offsets(&drain(&mut hub, exact)), [4, 5]);
+    }
+
+    #[test]
+    fn a_position_beyond_the_last_event_or_unreadable_is_unknown() {
+        let mut hub = hub(Config::default());
+        let positions = publish(&mut hub, "t", 2);
+        let future = StreamPosition::new(positions[0].epoch, 9);
+        let id = hub.subscribe("t", Since::After(future), NOW).unwrap();
+        let got = drain(&mut hub, id);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Unknown);
+        assert_eq!(offsets(&got), [1, 2]);
+        let lost = hub.subscribe("t", Since::Lost, NOW).unwrap();
+        let got = drain(&mut hub, lost);
+        assert_eq!(discontinuity(&got[0]).from, None);
+        assert_eq!(offsets(&got), [1, 2]);
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_skips_with_a_discontinuity() {
+        let mut hub = hub(history(4));
+        let id = hub.subscribe("t", Since::Live, NOW).unwrap();
+        let positions = publish(&mut hub, "t", 10);
+        let got = drain(&mut hub, id);
+        let gap = discontinuity(&got[0]);
+        assert_eq!(gap.reason, Reason::Lagged);
+        assert_eq!(gap.from, Some(StreamPosition::new(positions[0].epoch, 0)));
+        assert_eq!(gap.resume.offset, 6);
+        assert_eq!(offsets(&got), [7, 8, 9, 10]);
+    }
+
+    #[test]
+    fn max_lag_applies_within_the_history() {
+        let mut hub = hub(Config {
+            max_lag: Some(2),
+            ..Config::default()
+        });
+        let id = hub.subscribe("t", Since::Live, NOW).unwrap();
+        publish(&mut hub, "t", 2);
+        assert_eq!(
+            offsets(&drain(&mut hub, id)),
+            [1, 2],
+            "at the limit: no skip"
+        );
+        publish(&mut hub, "t", 5);
+        let got = drain(&mut hub, id);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Lagged);
+        assert_eq!(offsets(&got), [6, 7]);
+        assert_eq!(hub.history_len("t"), 7, "the history is not cut by max_lag");
+    }
+
+    #[test]
+    fn under_the_drop_policy_a_laggard_is_dropped() {
+        let mut hub = hub(Config {
+            history_events: 2,
+            lag_policy: LagPolicy::Drop,
+            ..Config::default()
+        });
+        let slow = hub.subscribe("t", Since::Live, NOW).unwrap();
+        let fast = hub.subscribe("t", Since::Live, NOW).unwrap();
+        publish(&mut hub, "t", 1);
+        assert_eq!(offsets(&drain(&mut hub, fast)), [1]);
+        publish(&mut hub, "t", 2);
+        assert_eq!(drain(&mut hub, slow), [Delivery::Dropped]);
+        assert_eq!(hub.poll_delivery(slow, NOW), None, "the handle is stale");
+        assert_eq!(hub.unsubscribe(slow), Err(LocalError::UnknownSubscription));
+        assert_eq!(offsets(&drain(&mut hub, fast)), [2, 3]);
+        assert_eq!(hub.subscriptions(), 1);
+    }
+
+    #[test]
+    fn a_subscriber_is_ready_once_per_wake_up() {
+        let mut hub = hub(Config::default());
+        let id = hub.subscribe("t", Since::Live, NOW).unwrap();
+        assert_eq!(hub.poll_ready(), None, "nothing to deliver yet");
+        publish(&mut hub, "t", 3);
+        assert_eq!(hub.poll_ready(), Some(id));
+        assert_eq!(hub.poll_ready(), None, "three events, one wake-up");
+        // Not drained to the head: it keeps its place, and is not woken again.
+        hub.poll_delivery(id, NOW);
+        publish(&mut hub, "t", 1);
+        assert_eq!(hub.poll_ready(), None);
+        assert_eq!(offsets(&drain(&mut hub, id)), [2, 3, 4]);
+        publish(&mut hub, "t", 1);
+        assert_eq!(hub.poll_ready(), Some(id));
+        // An ended subscription is never named.
+        hub.unsubscribe(id).unwrap();
+        publish(&mut hub, "t", 1);
+        assert_eq!(hub.poll_ready(), None);
+    }
+
+    #[test]
+    fn broker_events_ignore_duplicates_and_make_gaps_explicit() {
+        let mut hub = hub(Config::default());
+        let epoch = Epoch(0xabc);
+        let at = |offset| StreamPosition::new(epoch, offset);
+        let payload = || Bytes::from_static(b"x");
+        // A node that joins a topic at offset 41 of the broker's history.
+        assert_eq!(hub.handle_event("t", at(41), payload(), NOW), Ok(true));
+        assert_eq!(hub.handle_event("t", at(41), payload(), NOW), Ok(false));
+        assert_eq!(hub.handle_event("t", at(42), payload(), NOW), Ok(true));
+        assert_eq!(hub.position("t"), Some(at(42)));
+        // Before 41 it never held anything: a gap, not an expiry.
+        let early = hub.subscribe("t", Since::After(at(30)), NOW).unwrap();
+        let got = drain(&mut hub, early);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Gap);
+        assert_eq!(offsets(&got), [41, 42]);
+        // The broker skips 43..=49 (this node was disconnected): a waiting
+        // subscriber learns it.
+        assert_eq!(hub.handle_event("t", at(50), payload(), NOW), Ok(true));
+        let got = drain(&mut hub, early);
+        let gap = discontinuity(&got[0]);
+        assert_eq!(
+            (gap.reason, gap.from, gap.resume),
+            (Reason::Gap, Some(at(42)), at(49))
+        );
+        assert_eq!(offsets(&got), [50]);
+        // The broker lost the stream: a new epoch.
+        let next = StreamPosition::new(Epoch(0xdef), 1);
+        assert_eq!(hub.handle_event("t", next, payload(), NOW), Ok(true));
+        let got = drain(&mut hub, early);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::EpochChanged);
+        assert_eq!(offsets(&got), [1]);
+    }
+
+    #[test]
+    fn the_history_expires_by_age() {
+        let mut hub = hub(Config {
+            history_age: Some(Duration::from_secs(60)),
+            ..Config::default()
+        });
+        let first = hub.publish("t", Bytes::new(), Duration::ZERO).unwrap();
+        hub.publish("t", Bytes::new(), Duration::from_secs(50))
+            .unwrap();
+        let later = Duration::from_secs(100);
+        let id = hub.subscribe("t", Since::After(first), later).unwrap();
+        let got: Vec<_> = core::iter::from_fn(|| hub.poll_delivery(id, later)).collect();
+        assert_eq!(offsets(&got), [2]);
+        let id = hub
+            .subscribe("t", Since::Earliest, Duration::from_secs(200))
+            .unwrap();
+        assert_eq!(hub.poll_delivery(id, Duration::from_secs(200)), None);
+    }
+
+    #[test]
+    fn limits_and_idle_topics() {
+        let mut hub = hub(Config {
+            max_topics: 2,
+            max_subscriptions: 2,
+            max_topic_len: 8,
+            ..Config::default()
+        });
+        let payload = Bytes::new();
+        assert_eq!(
+            hub.publish("", payload.clone(), NOW),
+            Err(LocalError::InvalidTopic)
+        );
+        assert_eq!(
+            hub.publish("a\nb", payload.clone(), NOW),
+            Err(LocalError::InvalidTopic)
+        );
+        assert_eq!(
+            hub.publish("123456789", payload.clone(), NOW),
+            Err(LocalError::InvalidTopic)
+        );
+        let a = hub.subscribe("a", Since::Live, NOW).unwrap();
+        hub.publish("b", payload.clone(), NOW).unwrap();
+        assert_eq!(
+            hub.publish("c", payload, NOW),
+            Err(LocalError::TooManyTopics)
+        );
+        hub.subscribe("b", Since::Live, NOW).unwrap();
+        assert_eq!(
+            hub.subscribe("b", Since::Live, NOW),
+            Err(LocalError::TooManySubscriptions)
+        );
+        // A topic with neither subscription nor history goes with its last
+        // subscription; one with history stays for recovery.
+        hub.unsubscribe(a).unwrap();
+        assert_eq!((hub.topics(), hub.position("a")), (1, None));
+        let again = hub.subscribe("a", Since::Live, NOW).unwrap();
+        assert_ne!(again, a, "a handle is not reused");
+    }
+
+    #[test]
+    fn topics_get_distinct_epochs() {
+        let mut hub = hub(Config::default());
+        let a = hub.publish("a", Bytes::new(), NOW).unwrap();
+        let b = hub.publish("b", Bytes::new(), NOW).unwrap();
+        assert_ne!(a.epoch, b.epoch);
+        let mut other = Hub::new(Config::default(), 8);
+        assert_ne!(
+            other.publish("a", Bytes::new(), NOW).unwrap().epoch,
+            a.epoch
+        );
+    }
+}

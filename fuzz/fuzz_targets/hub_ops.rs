@@ -1,0 +1,125 @@
+//! The hub driven by arbitrary operations, positions parsed from arbitrary text
+//! included: it never panics, keeps its history within the limits, and what a
+//! subscription gets is in order, or a discontinuity says where it resumes.
+//!
+//! Input layout: byte 0 picks the config (history length, max lag, lag policy); then
+//! each operation is one byte (its kind in the low 3 bits, an argument in the high
+//! 5), and a subscription from a position takes a length byte and that many bytes of
+//! text to parse.
+#![no_main]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use tidings_hub::{Config, Delivery, Epoch, Hub, LagPolicy, Since, StreamPosition};
+
+const TOPICS: [&str; 3] = ["a", "b", "c"];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&setup, mut ops)) = data.split_first() else {
+        return;
+    };
+    let mut config = Config::default();
+    config.history_events = usize::from(setup & 7) + 1;
+    config.history_bytes = 64;
+    config.max_lag = (setup & 0x18 != 0).then_some(u64::from((setup >> 3) & 3));
+    config.lag_policy = if setup & 0x80 != 0 {
+        LagPolicy::Drop
+    } else {
+        LagPolicy::Skip
+    };
+    config.max_topics = 2;
+    config.max_subscriptions = 16;
+    let history = config.history_events;
+    let mut hub = Hub::new(config, u64::from(setup));
+    let mut subs = Vec::new();
+    let mut now = Duration::ZERO;
+    while let Some((&op, rest)) = ops.split_first() {
+        ops = rest;
+        let arg = usize::from(op >> 3);
+        let topic = TOPICS[arg % 3];
+        match op & 7 {
+            0 => {
+                let _ = hub.publish(topic, Bytes::from(vec![0; arg]), now);
+            }
+            1 | 2 => {
+                let since = match (op & 7, arg % 4) {
+                    (1, 0) => Since::Live,
+                    (1, 1) => Since::Earliest,
+                    (1, _) => Since::Lost,
+                    _ => {
+                        let Some((&len, rest)) = ops.split_first() else {
+                            return;
+                        };
+                        let len = usize::from(len).min(rest.len());
+                        let (text, rest) = rest.split_at(len);
+                        ops = rest;
+                        match std::str::from_utf8(text).map(StreamPosition::parse) {
+                            Ok(Ok(position)) => {
+                                assert_eq!(position.to_string().as_bytes(), text);
+                                Since::After(position)
+                            }
+                            _ => Since::Lost,
+                        }
+                    }
+                };
+                if let Ok(id) = hub.subscribe(topic, since, now) {
+                    subs.push((id, topic, None::<StreamPosition>));
+                }
+            }
+            3 | 4 if !subs.is_empty() => {
+                let index = arg % subs.len();
+                let (id, topic, mut after) = subs[index];
+                for _ in 0..=(op & 1) * 8 {
+                    match hub.poll_delivery(id, now) {
+                        Some(Delivery::Event(event)) => {
+                            if let Some(after) = after {
+                                assert_eq!(event.position.epoch, after.epoch);
+                                assert_eq!(event.position.offset, after.offset + 1);
+                            }
+                            after = Some(event.position);
+                        }
+                        Some(Delivery::Discontinuity(gap)) => after = Some(gap.resume),
+                        Some(Delivery::Dropped) => {
+                            subs.remove(index);
+                            break;
+                        }
+                        Some(_) => unreachable!("a new kind of delivery"),
+                        None => {
+                            if after.is_some() {
+                                assert_eq!(after, hub.position(topic));
+                            }
+                            break;
+                        }
+                    }
+                }
+                if let Some(sub) = subs.get_mut(index).filter(|sub| sub.0 == id) {
+                    sub.2 = after;
+                }
+            }
+            5 if !subs.is_empty() => {
+                let (id, _, _) = subs.remove(arg % subs.len());
+                hub.unsubscribe(id).unwrap();
+            }
+            6 => {
+                let current = hub
+                    .position(topic)
+                    .unwrap_or(StreamPosition::new(Epoch(0), 0));
+                let epoch = if arg & 16 != 0 {
+                    Epoch(current.epoch.0 + 1)
+                } else {
+                    current.epoch
+                };
+                let position = StreamPosition::new(epoch, current.offset + (arg as u64 & 3));
+                let _ = hub.handle_event(topic, position, Bytes::new(), now);
+            }
+            7 => now += Duration::from_secs(arg as u64),
+            _ => {}
+        }
+        for topic in TOPICS {
+            assert!(hub.history_len(topic) <= history);
+        }
+        while hub.poll_ready().is_some() {}
+    }
+});
