@@ -69,7 +69,9 @@ fn config(preset: Option<DeflateConfig>) -> Config {
 }
 
 fn client(preset: Option<DeflateConfig>) -> Connection {
-    Connection::client_with_mask_source(config(preset), || [0x37, 0xfa, 0x21, 0x3d])
+    Connection::client_with_random_source(config(preset), |k: &mut [u8]| {
+        k.copy_from_slice(&[0x37, 0xfa, 0x21, 0x3d])
+    })
 }
 
 /// The wire bytes of a batch, sent in order on one connection.

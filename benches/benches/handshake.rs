@@ -13,7 +13,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tidings_handshake::{Parsed, Request, RequestParser, Status};
+use tidings_handshake::{Request, RequestParser, Status};
 use tungstenite::handshake::machine::TryParse;
 
 const REQUEST: &[u8] = b"GET /chat?room=1 HTTP/1.1\r\n\
@@ -38,7 +38,7 @@ type Respond = fn(&mut Vec<u8>);
 
 fn tidings(out: &mut Vec<u8>) {
     let mut parser = RequestParser::new();
-    let Ok(Status::Complete(Parsed { head, .. })) = parser.parse(REQUEST) else {
+    let Ok(Status::Complete((head, _))) = parser.parse(REQUEST) else {
         panic!("tidings: request not parsed")
     };
     let Request::Upgrade(req) = head else {

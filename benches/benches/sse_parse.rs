@@ -54,7 +54,7 @@ fn tidings_ref(chunks: &[Bytes], out: &mut dyn FnMut(&str, &str, &str)) {
     let mut parser = Parser::new();
     for chunk in chunks {
         let mut rest = &chunk[..];
-        while let Status::Complete((n, item)) = parser.parse_ref(rest).expect("tidings parse") {
+        while let Status::Complete((item, n)) = parser.parse_ref(rest).expect("tidings parse") {
             rest = &rest[n..];
             if let ItemRef::Message(e) = item {
                 out(e.event_type(), e.data(), e.last_event_id());

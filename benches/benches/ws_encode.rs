@@ -152,13 +152,15 @@ fn peers(client: bool) -> Vec<(&'static str, Box<dyn Encoder>)> {
     let duplex = || Duplex::new(Replay::new(vec![0]), Sink::recording());
     let config = Config::default();
     let conn = if client {
-        Connection::client_with_mask_source(config, || ws::KEY)
+        Connection::client_with_random_source(config, |k: &mut [u8]| k.copy_from_slice(&ws::KEY))
     } else {
         Connection::server(config)
     };
     let (_recv, send) = conn.into_split();
     let conn2 = if client {
-        Connection::client_with_mask_source(Config::default(), || ws::KEY)
+        Connection::client_with_random_source(Config::default(), |k: &mut [u8]| {
+            k.copy_from_slice(&ws::KEY)
+        })
     } else {
         Connection::server(Config::default())
     };

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tidings_handshake::{Parsed, Rejection, Request, RequestParser, Status};
+use tidings_handshake::{Rejection, Request, RequestParser, Status};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte chooses where to cut the rest in two.
@@ -16,10 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let mut parser = RequestParser::new();
     let split = match parser.parse(&input[..cut]) {
         Ok(Status::Partial) => parser.parse(&input[cut..]).map(|s| match s {
-            Status::Complete(p) => Status::Complete(Parsed {
-                head: p.head,
-                consumed: cut + p.consumed,
-            }),
+            Status::Complete((head, consumed)) => Status::Complete((head, cut + consumed)),
             Status::Partial => Status::Partial,
         }),
         other => other,
@@ -28,10 +25,7 @@ fuzz_target!(|data: &[u8]| {
 
     let mut out = Vec::new();
     match whole {
-        Ok(Status::Complete(Parsed {
-            head: Request::Upgrade(req),
-            consumed,
-        })) => {
+        Ok(Status::Complete((Request::Upgrade(req), consumed))) => {
             assert!(consumed <= input.len());
             let mut accept = req.accept();
             if let Some(p) = req.protocols().next() {
@@ -45,10 +39,7 @@ fuzz_target!(|data: &[u8]| {
             accept.encode(&mut out);
             assert!(out.ends_with(b"\r\n\r\n"));
         }
-        Ok(Status::Complete(Parsed {
-            head: Request::Plain(req),
-            consumed,
-        })) => {
+        Ok(Status::Complete((Request::Plain(req), consumed))) => {
             assert!(consumed <= input.len());
             let _ = (
                 req.method(),

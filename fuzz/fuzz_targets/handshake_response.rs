@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tidings_handshake::{ClientBuilder, ClientHandshake, Extension, Parsed, Response, Status};
+use tidings_handshake::{ClientBuilder, ClientHandshake, Extension, Response, Status};
 
 /// A client offering two subprotocols and permessage-deflate, with the
 /// RFC 6455 §1.3 sample key (so `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=` is accepted).
@@ -29,17 +29,14 @@ fuzz_target!(|data: &[u8]| {
     let mut split_client = client();
     let split = match split_client.parse(&input[..cut]) {
         Ok(Status::Partial) => split_client.parse(&input[cut..]).map(|s| match s {
-            Status::Complete(p) => Status::Complete(Parsed {
-                head: p.head,
-                consumed: cut + p.consumed,
-            }),
+            Status::Complete((head, consumed)) => Status::Complete((head, cut + consumed)),
             Status::Partial => Status::Partial,
         }),
         other => other,
     };
     assert_eq!(whole, split);
 
-    if let Ok(Status::Complete(Parsed { head, consumed })) = whole {
+    if let Ok(Status::Complete((head, consumed))) = whole {
         assert!(consumed <= input.len());
         match head {
             Response::Accepted(a) => {

@@ -39,7 +39,7 @@ fn chunked(config: Config, stream: &[u8], lengths: &[u8]) -> Vec<Result<Item, Er
         // The low-level entry point, to cover both.
         loop {
             match parser.parse(chunk) {
-                Ok(Status::Complete((consumed, item))) => {
+                Ok(Status::Complete((item, consumed))) => {
                     assert!(consumed >= 1 && consumed <= chunk.len());
                     chunk = &chunk[consumed..];
                     out.push(Ok(item));

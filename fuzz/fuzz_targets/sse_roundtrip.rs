@@ -9,7 +9,7 @@
 
 use core::time::Duration;
 use libfuzzer_sys::fuzz_target;
-use tidings_sse::Error;
+use tidings_sse::LocalError;
 use tidings_sse::encode::{self, EventBuilder};
 use tidings_sse::parse::{Config, Item, MessageEvent, Parser};
 
@@ -77,11 +77,11 @@ fuzz_target!(|data: &[u8]| {
                     &last_event_id,
                 )));
             }
-            Err(Error::InvalidEventType) => {
+            Err(LocalError::InvalidEventType) => {
                 assert!(event.is_some_and(|e| e.contains(['\r', '\n'])));
                 assert_eq!(wire.len(), before);
             }
-            Err(Error::InvalidId) => {
+            Err(LocalError::InvalidId) => {
                 assert!(id.is_some_and(|i| i.contains(['\r', '\n', '\0'])));
                 assert_eq!(wire.len(), before);
             }

@@ -29,7 +29,9 @@ fuzz_target!(|input: &[u8]| {
     client_config.max_send_frame_size = usize::from(*cut).max(1) * 16;
     let mut server_config = Config::default();
     server_config.deflate = Some(server_side);
-    let mut client = Connection::client_with_mask_source(client_config, || [1, 2, 3, 4]);
+    let mut client = Connection::client_with_random_source(client_config, |k: &mut [u8]| {
+        k.copy_from_slice(&[1, 2, 3, 4])
+    });
     let mut server = Connection::server(server_config);
 
     let messages: Vec<&[u8]> = rest.split(|&b| b == b'|').collect();

@@ -182,13 +182,13 @@ fn events(rx: broadcast::Receiver<Arc<str>>) -> impl Stream<Item = Arc<str>> {
 }
 
 async fn sse_tidings(tcp: TcpStream, rx: broadcast::Receiver<Arc<str>>) -> Result<(), BoxError> {
-    use tidings_io::sse::{self, Event, ServerConfig, SseWriter};
+    use tidings_io::sse::{self, ServerConfig, ServerSentEvent, SseWriter};
     let mut io = tidings_io::Tokio::new(tcp);
     let config = ServerConfig::default();
     sse::read_request(&mut io, &config).await?;
     let mut writer = SseWriter::start(io, config).await?;
     writer
-        .run(events(rx).map(|data| Event::data(&*data)))
+        .run(events(rx).map(|data| ServerSentEvent::data(&*data)))
         .await?;
     Ok(())
 }
@@ -267,7 +267,7 @@ async fn echo_tokio_websockets(tcp: TcpStream) -> Result<(), BoxError> {
 /// server handshake is a hyper service). The load client sends nothing after its
 /// request until it has the answer, so no frame byte is read here.
 async fn upgrade_by_hand(tcp: &mut TcpStream) -> Result<(), BoxError> {
-    use tidings_handshake::{Parsed, Request, RequestParser, Status};
+    use tidings_handshake::{Request, RequestParser, Status};
     let mut parser = RequestParser::new();
     let mut chunk = [0u8; 1024];
     loop {
@@ -275,7 +275,7 @@ async fn upgrade_by_hand(tcp: &mut TcpStream) -> Result<(), BoxError> {
         if n == 0 {
             return Err("end of stream in the handshake".into());
         }
-        if let Status::Complete(Parsed { head, .. }) = parser.parse(&chunk[..n])? {
+        if let Status::Complete((head, _)) = parser.parse(&chunk[..n])? {
             let Request::Upgrade(request) = head else {
                 return Err("not an upgrade".into());
             };

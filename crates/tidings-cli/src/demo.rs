@@ -20,18 +20,19 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tidings_handshake::{Limits, Parsed, Rejection, Request, RequestParser, Status};
-use tidings_io::sse::{self, Event, ServerConfig, SseWriter};
+use futures_util::StreamExt;
+use tidings_handshake::{Limits, Rejection, Request, RequestParser, Status};
+use tidings_io::sse::{self, ServerConfig, ServerSentEvent, SseWriter};
 use tidings_io::{
     CloseCode, Config, DeflateConfig, Message, PreparedMessage, Tokio, UpgradeRequest,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::Failure;
 use crate::echo::describe_close;
@@ -60,7 +61,7 @@ pub(crate) struct Args {
     tick_ms: u64,
     /// Connections served at once (page loads, chats and event streams); more are
     /// closed on accept until one ends.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = crate::net::MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
     /// Do not accept permessage-deflate (RFC 7692) for the chat; browsers offer it.
     #[arg(long)]
@@ -110,24 +111,15 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         Duration::from_millis(args.tick_ms),
     ));
     crate::output(&format!("tidings demo on http://{local}/"))?;
-    let slots = Arc::new(Semaphore::new(args.max_connections as usize));
-    while let Some((tcp, peer)) = crate::net::accept(&listener).await {
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            log!(
-                "{peer}: refused, {} connections are open",
-                args.max_connections
-            );
-            drop(tcp);
-            continue;
-        };
+    crate::net::serve(&listener, args.max_connections, |tcp, peer| {
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = connection(tcp, peer, shared).await {
                 log!("{peer}: {e}");
             }
-            drop(slot);
-        });
-    }
+        }
+    })
+    .await;
     Ok(())
 }
 
@@ -175,7 +167,7 @@ async fn connection(
             }
             match parser.parse(&buf[..n]) {
                 Ok(Status::Partial) => {}
-                Ok(Status::Complete(Parsed { head, consumed })) => {
+                Ok(Status::Complete((head, consumed))) => {
                     return Ok(Some(Ok((head, buf[consumed..n].to_vec()))));
                 }
                 Err(e) => return Ok(Some(Err(e))),
@@ -271,7 +263,7 @@ async fn events(
     let resume = request
         .last_event_id()
         .and_then(|id| id.parse::<u64>().ok());
-    let (resume, replay, mut live) = {
+    let (resume, replay, live) = {
         let ticks = shared.ticks.lock().unwrap_or_else(|p| p.into_inner());
         // An id this server never sent (from before a restart) resumes nothing.
         let newest = ticks.0.back().map_or(0, |t| t.id);
@@ -301,30 +293,47 @@ async fn events(
     let mut config = ServerConfig::default();
     config.retry = Some(RETRY);
     let mut writer = SseWriter::start(Tokio::new(tcp), config).await?;
-    let mut sent = resume.unwrap_or(0);
-    for tick in &replay {
-        writer
-            .send(&Event::data(tick.data.clone()).id(tick.id.to_string()))
-            .await?;
-        sent = tick.id;
-    }
-    let why = loop {
-        tokio::select! {
-            tick = live.recv() => match tick {
-                Ok(tick) if tick.id <= sent => {}
-                Ok(tick) => {
-                    match writer.send(&Event::data(tick.data).id(tick.id.to_string())).await {
-                        Ok(()) => sent = tick.id,
-                        Err(sse::Error::PeerClosed | sse::Error::Io(_)) => break "the client left",
-                        Err(e) => return Err(e.into()),
-                    }
+    // The replay, then the live ticks, as one stream, which ends if this client falls
+    // BACKLOG ticks behind: the ticker never waits for anyone, and `/drop` ends the
+    // stream at once even while a write is stuck on a client that does not read.
+    let sent = AtomicU64::new(resume.unwrap_or(0));
+    let lagged = AtomicBool::new(false);
+    let live = futures_util::stream::unfold(live, |mut live| {
+        let lagged = &lagged;
+        async move {
+            match live.recv().await {
+                Ok(tick) => Some((tick, live)),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    lagged.store(true, Ordering::Relaxed);
+                    None
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => break "too slow (it will resume)",
-                Err(broadcast::error::RecvError::Closed) => break "the ticker stopped",
-            },
-            _ = drops.changed() => break "dropped by /drop",
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
         }
+    });
+    let ticks = futures_util::stream::iter(replay)
+        .chain(live)
+        .filter_map(|tick| {
+            let new = tick.id > sent.load(Ordering::Relaxed);
+            if new {
+                sent.store(tick.id, Ordering::Relaxed);
+            }
+            std::future::ready(
+                new.then(|| ServerSentEvent::data(tick.data).id(tick.id.to_string())),
+            )
+        })
+        .boxed();
+    let why = tokio::select! {
+        ended = writer.run(ticks) => match ended {
+            Ok(()) if lagged.load(Ordering::Relaxed) => "too slow (it will resume)",
+            Ok(()) => "the ticker stopped",
+            Err(sse::Error::WriteTimeout) => "it read nothing for the write timeout",
+            Err(sse::Error::PeerClosed | sse::Error::Io(_)) => "the client left",
+            Err(e) => return Err(e.into()),
+        },
+        _ = drops.changed() => "dropped by /drop",
     };
+    let sent = sent.load(Ordering::Relaxed);
     log!("{peer}: event stream closed after id {sent}: {why}");
     Ok(())
 }

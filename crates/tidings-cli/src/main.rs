@@ -21,12 +21,13 @@ macro_rules! log {
 
 mod demo;
 mod echo;
+mod header;
 mod net;
 mod sse;
+mod tls;
 mod ws;
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -37,8 +38,9 @@ use clap::{Parser, Subcommand};
     name = "tidings",
     version,
     propagate_version = true,
-    after_help = "Exit status: 0 on success (a clean close, the end of a stream), 1 on a failure \
-                  (explained in one line on stderr), 2 on bad usage."
+    after_help = "Exit status: 0 on success (a clean close, the end of a stream, a reader of \
+                  stdout that went away as `| head` does), 1 on a failure (explained in one line \
+                  on stderr), 2 on bad usage."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,22 +52,11 @@ enum Command {
     /// Serve a page that shows WebSocket and SSE side by side, live.
     Demo(demo::Args),
     /// Run a WebSocket echo server (text and binary messages come back as sent).
-    Echo(EchoArgs),
+    Echo(echo::Args),
     /// Talk to a WebSocket server: stdin lines become messages, messages go to stdout.
     Ws(ws::Args),
     /// Print the events of a Server-Sent Events stream, reconnecting with Last-Event-ID.
     Sse(sse::Args),
-}
-
-/// Options of `tidings echo`.
-#[derive(Debug, clap::Args)]
-struct EchoArgs {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9001")]
-    addr: SocketAddr,
-    /// Accept permessage-deflate (RFC 7692) compression when a client offers it.
-    #[arg(long)]
-    deflate: bool,
 }
 
 /// What ends a command: one line for the user.
@@ -84,7 +75,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
-            Command::Echo(args) => echo::run(args.addr, args.deflate).await,
+            Command::Echo(args) => echo::run(args).await,
             Command::Ws(args) => ws::run(args).await,
             Command::Sse(args) => sse::run(args).await,
         }
@@ -110,11 +101,66 @@ pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Writes one line to stdout. A closed stdout (`tidings sse URL | head -1`) ends the
-/// command instead of panicking as `println!` would.
-pub(crate) fn output(line: &str) -> Result<(), Failure> {
+/// Why a line did not reach stdout.
+#[derive(Debug)]
+pub(crate) enum OutputError {
+    /// Nobody reads stdout any more (`EPIPE`: `tidings sse URL | head -1` after its
+    /// line). Not a failure: the clients end quietly, with status 0.
+    Closed,
+    /// Any other write error (a full disk...): a failure.
+    Failed(std::io::Error),
+}
+
+impl From<OutputError> for Failure {
+    fn from(e: OutputError) -> Self {
+        match e {
+            OutputError::Closed => "cannot write to stdout: it is closed".to_owned(),
+            OutputError::Failed(e) => format!("cannot write to stdout: {e}"),
+        }
+    }
+}
+
+/// Writes one line to stdout and flushes it. A closed stdout is
+/// [`OutputError::Closed`], for the caller to end quietly, instead of the panic of
+/// `println!`.
+pub(crate) fn output(line: &str) -> Result<(), OutputError> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")
         .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => OutputError::Closed,
+            _ => OutputError::Failed(e),
+        })
+}
+
+/// Resolves once nobody can read stdout any more: it is a pipe whose reading end
+/// is closed (`| head -1` has its line). Without this a client that prints seldom
+/// would notice only at its next line, which may never come. Where stdout is not a
+/// pipe (a terminal, a file), or not on Unix, it never resolves, and a failed write
+/// ([`OutputError::Closed`]) is what ends the command.
+pub(crate) async fn stdout_closed() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        use tokio::io::Interest;
+        use tokio::net::unix::pipe;
+        // A copy of the descriptor, registered with the reactor to be watched only:
+        // nothing is written through it, so its blocking mode (shared with stdout)
+        // is left alone. The writing end of a pipe reports an error (`EPOLLERR`)
+        // once no reader is left.
+        let watched = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .ok()
+            .filter(|file| file.metadata().is_ok_and(|m| m.file_type().is_fifo()))
+            .and_then(|file| pipe::Sender::from_file_unchecked(file).ok());
+        if let Some(pipe) = watched {
+            if pipe.ready(Interest::ERROR).await.is_ok() {
+                return;
+            }
+        }
+    }
+    std::future::pending::<()>().await;
 }

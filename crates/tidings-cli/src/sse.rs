@@ -6,16 +6,23 @@
 //! reconnect, as the specification asks. A command-line user wants to hear about a
 //! typo at once, so the dialer here reports a failure of the *first* connection and
 //! the command ends with it; later failures are reconnections, logged on stderr.
+//! So is what else the client reports: a stream that timed out or broke the
+//! protocol (before reconnecting), and warnings, such as a `retry` out of bounds.
+//!
+//! A reader of stdout that goes away (`tidings sse URL | head -1`) ends the command
+//! quietly with status 0, as soon as it is gone (not at the next event, which may
+//! be a long way off): the stream was read as far as anyone wanted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use tidings_io::Tokio;
-use tidings_io::sse::{ClientConfig, EventSource, MessageEvent, Url};
+use tidings_io::sse::{Cause, ClientConfig, EventSource, MessageEvent, Url};
+use tidings_sse::Event;
 use tokio::sync::mpsc;
 
-use crate::Failure;
+use crate::{Failure, OutputError};
 
 /// Options of `tidings sse`.
 #[derive(Debug, clap::Args)]
@@ -23,7 +30,8 @@ use crate::Failure;
     after_help = "Runs until the server answers 204 No Content (exit status 0), fails for \
                         good (another status, a wrong Content-Type) or Ctrl-C. A failure of the \
                         first connection ends the command; later ones are retried after the \
-                        server's retry time, with Last-Event-ID."
+                        server's retry time, with Last-Event-ID. A reader of stdout that \
+                        goes away (`| head -1`) ends it quietly, with status 0."
 )]
 pub(crate) struct Args {
     /// The event stream, `http://host[:port]/path` or `https://...`.
@@ -32,30 +40,32 @@ pub(crate) struct Args {
     /// `id:`, `event:` and `data:` lines followed by a blank line.
     #[arg(long)]
     json: bool,
-    /// Add a request header, as `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
-    headers: Vec<String>,
+    /// Add a request header, as `Name: value` (repeatable). The value is visible
+    /// ASCII, spaces and tabs.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = crate::header::parse)]
+    headers: Vec<(String, String)>,
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 /// Prints events until the stream ends (204, a fatal status) or Ctrl-C.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let mut config = ClientConfig::default();
-    for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| format!("bad --header {header:?}: expected 'Name: value'"))?;
-        config
-            .headers
-            .push((name.trim().to_owned(), value.trim().to_owned()));
-    }
+    config.headers.extend(args.headers);
+    let secure = args
+        .url
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
+    let tls = args.tls.resolve(secure)?;
     let connected = Arc::new(AtomicBool::new(false));
     let (first_failure, mut first_failures) = mpsc::channel::<String>(1);
     let dial = move |url: &Url| {
-        let (host, port, secure) = (url.host().to_owned(), url.port(), url.is_https());
+        let (host, port) = (url.host().to_owned(), url.port());
+        let tls = url.is_https().then(|| tls.clone());
         let connected = Arc::clone(&connected);
         let first_failure = first_failure.clone();
         async move {
-            match crate::net::dial(&host, port, secure).await {
+            match crate::net::dial(&host, port, tls.as_ref()).await {
                 Ok(stream) => {
                     if connected.swap(true, Ordering::Relaxed) {
                         log!("reconnected to {host}:{port}");
@@ -74,25 +84,42 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             }
         }
     };
-    let mut events = EventSource::new(&args.url, dial, config)
-        .map_err(|e| format!("bad URL {:?}: {e}", args.url))?;
+    let mut events = EventSource::new(&args.url, dial, config).map_err(|e| match e {
+        tidings_io::sse::Error::Local(tidings_sse::LocalError::InvalidUrl(e)) => {
+            format!("bad URL {:?}: {e}", args.url)
+        }
+        e => e.to_string(),
+    })?;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let stdout_closed = crate::stdout_closed();
+    tokio::pin!(stdout_closed);
     loop {
         tokio::select! {
             event = events.next() => match event {
                 None => return Ok(()),
-                Some(Ok(event)) => print_event(&event, args.json)?,
+                Some(Ok(Event::Message(event))) => match print_event(&event, args.json) {
+                    Ok(()) => {}
+                    Err(OutputError::Closed) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                },
+                Some(Ok(Event::Warning(warning))) => log!("warning: {warning}"),
+                // A closed or refused connection is the dialer's to report.
+                Some(Ok(Event::Error { cause, .. })) if cause != Cause::Disconnected => {
+                    log!("{cause} (retrying)");
+                }
+                Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(format!("event stream failed: {e}")),
             },
             Some(line) = first_failures.recv() => return Err(line),
             _ = &mut ctrl_c => return Ok(()),
+            () = &mut stdout_closed => return Ok(()),
         }
     }
 }
 
 /// Writes one event to stdout.
-fn print_event(event: &MessageEvent, json: bool) -> Result<(), Failure> {
+fn print_event(event: &MessageEvent, json: bool) -> Result<(), OutputError> {
     let event_type = match event.event_type() {
         "" => "message",
         other => other,

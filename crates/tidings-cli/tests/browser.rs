@@ -11,12 +11,13 @@
 //! (`target/tmp`), with `browser-demo.json`, what the page measured.
 //!
 //! Needs `chromium` (or `TIDINGS_CHROMIUM=/path/to/chrome`), `node` >= 20 and `npm`;
-//! runs `npm ci` itself when `node_modules` is missing. Without them the test fails,
-//! unless `TIDINGS_SKIP_BROWSER=1`.
+//! runs `npm ci` itself when `node_modules` is missing. Without them the test says
+//! `SKIPPED` on stderr and passes, unless `CI` is set, where it fails (see
+//! `common/programs.rs`). `TIDINGS_SKIP_BROWSER=1` skips it in any case.
 
 mod common;
 
-use common::server;
+use common::{programs, server};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
@@ -27,7 +28,9 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[test]
 fn the_demo_works_in_chromium() {
-    let Some(chromium) = prepare() else { return };
+    let Some((chromium, node)) = prepare() else {
+        return;
+    };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let screenshot = out.join("browser-demo.png");
@@ -35,7 +38,7 @@ fn the_demo_works_in_chromium() {
 
     // A fast ticker so that a drop and a few resumed events take seconds.
     let (_demo, addr) = server("demo", &["--tick-ms", "200"]);
-    let mut node = Command::new("node")
+    let mut node = Command::new(node)
         .arg(dir.join("demo.mjs"))
         .arg(format!("http://{addr}/"))
         .arg(&screenshot)
@@ -88,49 +91,25 @@ fn the_demo_works_in_chromium() {
 }
 
 /// Finds the browser and node, installs the pinned driver if needed. `None` means
-/// "skip".
-fn prepare() -> Option<PathBuf> {
-    let skip = std::env::var_os("TIDINGS_SKIP_BROWSER").is_some_and(|v| v == "1");
-    let works = |program: &Path| {
-        Command::new(program)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    let chromium = std::env::var_os("TIDINGS_CHROMIUM")
+/// "skipped" (said on stderr).
+fn prepare() -> Option<(PathBuf, PathBuf)> {
+    const TEST: &str = "the_demo_works_in_chromium";
+    if programs::opted_out(TEST, "TIDINGS_SKIP_BROWSER") {
+        return None;
+    }
+    let candidates = std::env::var_os("TIDINGS_CHROMIUM")
         .map(PathBuf::from)
         .into_iter()
-        .chain(["/usr/bin/chromium", "chromium", "chromium-browser"].map(PathBuf::from))
-        .find(|path| works(path));
-    let (Some(chromium), true, true) =
-        (chromium, works(Path::new("node")), works(Path::new("npm")))
-    else {
-        assert!(
-            skip,
-            "the browser test needs `chromium` (Debian package `chromium`, or \
-             TIDINGS_CHROMIUM=/path/to/chrome), `node` >= 20 and `npm`; install them, \
-             or set TIDINGS_SKIP_BROWSER=1 to skip this test"
+        .chain(["/usr/bin/chromium", "chromium", "chromium-browser"].map(PathBuf::from));
+    let Some((chromium, _)) = programs::find(candidates) else {
+        programs::skip(
+            TEST,
+            "`chromium` not found (Debian package `chromium`, or \
+             TIDINGS_CHROMIUM=/path/to/chrome)",
         );
-        println!("skipped: chromium/node/npm not found and TIDINGS_SKIP_BROWSER=1");
         return None;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("running npm ci");
-        assert!(
-            status.success(),
-            "`npm ci` in {} failed; is the npm registry reachable?",
-            dir.display()
-        );
-    }
-    Some(chromium)
+    let node = programs::node(TEST, &dir, "playwright-core", 20)?;
+    Some((chromium, node))
 }

@@ -13,10 +13,14 @@
 //! 2. Connect to [`WsUri::host`]:[`WsUri::port`] (with TLS if
 //!    [`WsUri::is_secure`]), then [`ClientBuilder::send_request`] (or
 //!    [`send_request_with`](ClientBuilder::send_request_with) and your own
-//!    [`KeySource`]) writes the request into your buffer.
+//!    [`RandomSource`]) writes the request into your buffer.
 //! 3. [`ClientHandshake::parse`] with each chunk read, until
-//!    [`Status::Complete`]. On [`Response::Accepted`] the bytes after
-//!    [`Parsed::consumed`] are already WebSocket frames.
+//!    [`Status::Complete`] with `(response, consumed)`. On
+//!    [`Response::Accepted`] the bytes of that last chunk after `consumed` are
+//!    already WebSocket frames.
+//!
+//! The options fail with a [`LocalError`] when set; only the server's answer
+//! can fail with an [`Error`].
 
 use alloc::string::String;
 use alloc::vec;
@@ -25,13 +29,15 @@ use core::ops::Range;
 
 use bytes::BufMut;
 
+use crate::Status;
 use crate::deflate::{self, DeflateOffer, DeflateParams};
 use crate::error::{Error, LocalError, ResponseError};
 use crate::extension::{self, Extension};
 use crate::head::{self, HeadReader, Headers, Limits, OwnedHeaders, Read, Single};
-use crate::key::{KeySource, SecWebSocketAccept, SecWebSocketKey, VERSION};
+#[cfg(feature = "std")]
+use crate::key::OsRandom;
+use crate::key::{RandomSource, SecWebSocketAccept, SecWebSocketKey, VERSION};
 use crate::uri::WsUri;
-use crate::{Parsed, Status};
 
 /// Headers the request writes itself.
 const REQUEST_RESERVED: &[&str] = &[
@@ -63,8 +69,8 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Starts a handshake for a `ws://` or `wss://` URI.
-    pub fn new(uri: &str) -> Result<Self, Error> {
-        let uri = WsUri::parse(uri).map_err(LocalError::Uri)?;
+    pub fn new(uri: &str) -> Result<Self, LocalError> {
+        let uri = WsUri::parse(uri)?;
         Ok(Self {
             uri,
             origin: None,
@@ -82,7 +88,7 @@ impl ClientBuilder {
     }
 
     /// Sends `Origin` (RFC 6455 §4.1 item 8: browsers must; other clients may).
-    pub fn origin(mut self, origin: &str) -> Result<Self, Error> {
+    pub fn origin(mut self, origin: &str) -> Result<Self, LocalError> {
         head::check_value(origin.as_bytes())?;
         self.origin = Some(origin.into());
         Ok(self)
@@ -90,9 +96,9 @@ impl ClientBuilder {
 
     /// Offers a subprotocol; offers are sent in the order given, most
     /// preferred first. The name must be a token.
-    pub fn protocol(mut self, name: &str) -> Result<Self, Error> {
+    pub fn protocol(mut self, name: &str) -> Result<Self, LocalError> {
         if !head::is_token(name.as_bytes()) {
-            return Err(LocalError::Protocol.into());
+            return Err(LocalError::Protocol);
         }
         self.protocols.push(name.into());
         Ok(self)
@@ -113,7 +119,7 @@ impl ClientBuilder {
 
     /// Adds an extra header (e.g. `Authorization`). CR, LF and other controls
     /// in the value are refused, as are headers the handshake writes itself.
-    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, Error> {
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, LocalError> {
         let value = value.as_ref();
         head::check_extra(name, value, REQUEST_RESERVED)?;
         head::put_field(&mut self.headers, name, value);
@@ -126,22 +132,24 @@ impl ClientBuilder {
         self
     }
 
-    /// Writes the request with a key from the operating system's random
-    /// source, and returns the handshake waiting for the answer.
+    /// Writes the request with a key from the operating system's generator
+    /// ([`OsRandom`]), and returns the handshake waiting for the answer.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system has no random generator (see [`OsRandom`]).
     #[cfg(feature = "std")]
-    pub fn send_request(self, buf: &mut impl BufMut) -> Result<ClientHandshake, Error> {
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).map_err(|_| LocalError::Randomness)?;
-        Ok(self.send_request_with_key(SecWebSocketKey::from_nonce(nonce), buf))
+    pub fn send_request(self, buf: &mut impl BufMut) -> ClientHandshake {
+        self.send_request_with(&mut OsRandom, buf)
     }
 
-    /// Writes the request with a key from `keys`.
+    /// Writes the request with a key from `random`.
     pub fn send_request_with(
         self,
-        keys: &mut impl KeySource,
+        random: &mut impl RandomSource,
         buf: &mut impl BufMut,
     ) -> ClientHandshake {
-        self.send_request_with_key(SecWebSocketKey::generate(keys), buf)
+        self.send_request_with_key(SecWebSocketKey::generate(random), buf)
     }
 
     /// Writes the request with this exact key (for tests and replays; a real
@@ -237,14 +245,21 @@ impl ClientHandshake {
     /// Feeds the next bytes received.
     ///
     /// Returns [`Status::Partial`] when every byte of `input` was taken and
-    /// the head is not finished, or [`Status::Complete`] with the checked
-    /// response and how many bytes of *this* `input` the head used; the rest,
-    /// `input[consumed..]`, is the caller's (frames, after a 101). Once
-    /// complete or failed, further calls return an error.
-    pub fn parse(&mut self, input: &[u8]) -> Result<Status<Parsed<Response>>, Error> {
+    /// the head is not finished, or [`Status::Complete`] with
+    /// `(response, consumed)`: the checked response and how many bytes of
+    /// *this* `input` the head used; the rest, `input[consumed..]`, is the
+    /// caller's (frames, after a 101). After an error it returns the same
+    /// error forever.
+    ///
+    /// # Panics
+    ///
+    /// If called again after it returned [`Status::Complete`]: the bytes that
+    /// follow a complete head are frames or a body, never more of the head, so
+    /// feeding them here is a bug in the caller.
+    pub fn parse(&mut self, input: &[u8]) -> Result<Status<(Response, usize)>, Error> {
         match &self.state {
             State::Reading => {}
-            State::Done => return Err(LocalError::Finished.into()),
+            State::Done => panic!("ClientHandshake::parse called after the response was complete"),
             State::Failed(e) => return Err(e.clone()),
         }
         let result = self.parse_inner(input);
@@ -256,7 +271,7 @@ impl ClientHandshake {
         result
     }
 
-    fn parse_inner(&mut self, input: &[u8]) -> Result<Status<Parsed<Response>>, Error> {
+    fn parse_inner(&mut self, input: &[u8]) -> Result<Status<(Response, usize)>, Error> {
         let mut done = 0;
         loop {
             let rest = input.get(done..).unwrap_or(&[]);
@@ -269,10 +284,7 @@ impl ClientHandshake {
                     match parse_head(buf, &self.builder.limits)? {
                         Ok(head) => {
                             let response = self.validate(head)?;
-                            return Ok(Status::Complete(Parsed {
-                                head: response,
-                                consumed: done,
-                            }));
+                            return Ok(Status::Complete((response, done)));
                         }
                         Err(buf) => {
                             self.reader.buf = buf;
@@ -482,7 +494,8 @@ impl Accepted {
 
 /// A well-formed answer other than 101.
 ///
-/// Only the head is read; a body, if any, follows [`Parsed::consumed`].
+/// Only the head is read; a body, if any, is in the bytes after the head
+/// (`input[consumed..]` of [`ClientHandshake::parse`]'s last input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
     head: ResponseHead,
@@ -566,15 +579,30 @@ mod tests {
             Connection: Upgrade\r\n\
             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
             Sec-WebSocket-Protocol: chat\r\n\r\n\x81\x00";
-        let Status::Complete(p) = hs.parse(input).unwrap() else {
-            panic!()
-        };
-        let Response::Accepted(a) = p.head else {
+        let Status::Complete((Response::Accepted(a), consumed)) = hs.parse(input).unwrap() else {
             panic!()
         };
         assert_eq!(a.protocol(), Some("chat"));
-        assert_eq!(&input[p.consumed..], b"\x81\x00");
-        assert_eq!(hs.parse(b"").unwrap_err(), LocalError::Finished.into());
+        assert_eq!(&input[consumed..], b"\x81\x00");
+    }
+
+    #[test]
+    #[should_panic = "after the response was complete"]
+    fn parsing_past_the_head_is_a_bug() {
+        let (_, mut hs) = sample();
+        let input = b"HTTP/1.1 403 Forbidden\r\n\r\n\x81\x00";
+        let Status::Complete((_, consumed)) = hs.parse(input).unwrap() else {
+            panic!()
+        };
+        let _ = hs.parse(&input[consumed..]);
+    }
+
+    #[test]
+    fn a_failed_handshake_stays_failed() {
+        let (_, mut hs) = sample();
+        let err = hs.parse(b"HTTP/1.1 101 OK\r\n\r\n").unwrap_err();
+        assert_eq!(err, ResponseError::Upgrade.into());
+        assert_eq!(hs.parse(b"HTTP/1.1 403 Forbidden\r\n\r\n"), Err(err));
     }
 
     #[test]
@@ -582,10 +610,7 @@ mod tests {
         let (_, mut hs) = sample();
         let input =
             b"HTTP/1.1 302 Found\r\nLocation: ws://other.example/\r\nContent-Length: 0\r\n\r\n";
-        let Status::Complete(p) = hs.parse(input).unwrap() else {
-            panic!()
-        };
-        let Response::Rejected(r) = p.head else {
+        let Status::Complete((Response::Rejected(r), _)) = hs.parse(input).unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -599,16 +624,20 @@ mod tests {
         let b = ClientBuilder::new("ws://a/").unwrap();
         assert_eq!(
             b.clone().header("X", "1\r\nY: 2").unwrap_err(),
-            LocalError::HeaderValue.into()
+            LocalError::HeaderValue
         );
         assert_eq!(
             b.clone().header("Host", "b").unwrap_err(),
-            LocalError::ReservedHeader.into()
+            LocalError::ReservedHeader
         );
         assert_eq!(
             b.clone().origin("a\nb").unwrap_err(),
-            LocalError::HeaderValue.into()
+            LocalError::HeaderValue
         );
-        assert_eq!(b.protocol("a b").unwrap_err(), LocalError::Protocol.into());
+        assert_eq!(b.protocol("a b").unwrap_err(), LocalError::Protocol);
+        assert_eq!(
+            ClientBuilder::new("http://a/").unwrap_err(),
+            LocalError::Uri(crate::UriError::Scheme)
+        );
     }
 }

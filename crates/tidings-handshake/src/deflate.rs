@@ -256,6 +256,32 @@ fn window_bits(param: &ExtensionParam) -> Result<Option<u8>, DeflateError> {
 }
 
 impl DeflateOffer {
+    /// The browser's offer with windows of at most 2^`server_bits` for the server's
+    /// compression and 2^`client_bits` for the client's (8..=15). A window of 15 is
+    /// the largest there is, so it asks for nothing: `server_max_window_bits` is
+    /// left out, and `client_max_window_bits` goes without a value (RFC 7692 §7.1.2:
+    /// the server may then limit the client's window); a smaller one is asked for.
+    ///
+    /// ```
+    /// use tidings_handshake::deflate::{ClientMaxWindowBits, DeflateOffer};
+    ///
+    /// assert_eq!(DeflateOffer::with_windows(15, 15), DeflateOffer::default());
+    /// let small = DeflateOffer::with_windows(10, 12);
+    /// assert_eq!(small.server_max_window_bits, Some(10));
+    /// assert_eq!(small.client_max_window_bits, ClientMaxWindowBits::Limit(12));
+    /// ```
+    #[must_use]
+    pub fn with_windows(server_bits: u8, client_bits: u8) -> Self {
+        Self {
+            server_max_window_bits: (server_bits < 15).then_some(server_bits),
+            client_max_window_bits: match client_bits {
+                15.. => ClientMaxWindowBits::Supported,
+                bits => ClientMaxWindowBits::Limit(bits),
+            },
+            ..Self::default()
+        }
+    }
+
     /// The offer as an extension, parameters in the RFC's order.
     #[must_use]
     pub fn to_extension(&self) -> Extension {

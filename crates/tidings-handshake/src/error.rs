@@ -1,18 +1,22 @@
-//! One error type for the whole crate, split by *whose fault it is*.
+//! Two error types, split by *whose fault it is*.
 //!
-//! A handshake can fail for three different reasons, and each wants a
-//! different reaction, so they are three variants rather than one flat list
-//! (h11 keeps `LocalProtocolError` and `RemoteProtocolError` apart; rustls
-//! keeps `PeerMisbehaved` apart from API misuse):
+//! * [`Error`]: the *peer* misbehaved (or went silent). Carries the wire
+//!   answer, [`Error::status`]. No local-misuse variants in it.
+//!   - [`Error::Request`]: the client's request broke RFC 6455 §4.2.1. The
+//!     server answers with [`Error::status`] (400, 405, 426 or 431) and
+//!     closes; [`Rejection::from_error`](crate::Rejection::from_error) writes
+//!     that answer.
+//!   - [`Error::Response`]: the server's response broke RFC 6455 §4.1. The
+//!     client must _Fail the WebSocket Connection_.
+//! * [`LocalError`]: the caller asked for something the protocol forbids (a
+//!   command in the wrong state, a value that cannot go on the wire: a bad
+//!   URI, CR/LF in a header value, a subprotocol the client never offered).
+//!   Never something a peer can cause; no wire answer.
 //!
-//! * [`Error::Request`]: the client's request broke RFC 6455 §4.2.1. The
-//!   server answers with [`Error::status`] (400, 405, 426 or 431) and closes;
-//!   [`Rejection::from_error`](crate::Rejection::from_error) writes that answer.
-//! * [`Error::Response`]: the server's response broke RFC 6455 §4.1. The client
-//!   must _Fail the WebSocket Connection_.
-//! * [`Error::Local`]: this side asked for something the protocol forbids (a bad
-//!   URI, CR/LF in a header value, a subprotocol the client never offered). It
-//!   is a bug in the caller, never something a peer can cause.
+//! No function returns a type mixing both: the parsers return [`Error`], the
+//! builders that take the caller's values return [`LocalError`] (h11 keeps
+//! `LocalProtocolError` and `RemoteProtocolError` apart; rustls keeps
+//! `PeerMisbehaved` apart from API misuse).
 //!
 //! `Display` is written by hand so that the messages are stable and say which
 //! rule was broken; no variant wraps an I/O error, because this crate never
@@ -22,19 +26,17 @@ use core::fmt;
 
 use crate::deflate::DeflateError;
 
-/// Everything that can go wrong in the opening handshake.
+/// The peer broke the opening handshake.
 ///
 /// [`Error::status`] gives the HTTP status code that describes the failure
 /// (the wire answer a server sends for [`Error::Request`]).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// The client's request was refused (server side); the peer misbehaved.
+    /// The client's request was refused (server side).
     Request(RequestError),
-    /// The server's response was refused (client side); the peer misbehaved.
+    /// The server's response was refused (client side).
     Response(ResponseError),
-    /// The caller misused this crate; no peer is involved.
-    Local(LocalError),
 }
 
 impl Error {
@@ -44,20 +46,12 @@ impl Error {
     ///   (see [`RequestError::status`]).
     /// * [`Error::Response`]: 502 (Bad Gateway, "received an invalid response
     ///   from an inbound server", RFC 9110 §15.6.3): what a proxy would answer.
-    /// * [`Error::Local`]: 500 (Internal Server Error): the bug is on this side.
     #[must_use]
     pub fn status(&self) -> u16 {
         match self {
             Self::Request(e) => e.status(),
             Self::Response(_) => 502,
-            Self::Local(_) => 500,
         }
-    }
-
-    /// `true` when the peer caused the error (a bad request or response).
-    #[must_use]
-    pub fn is_peer_misbehaviour(&self) -> bool {
-        matches!(self, Self::Request(_) | Self::Response(_))
     }
 }
 
@@ -66,7 +60,6 @@ impl fmt::Display for Error {
         match self {
             Self::Request(e) => write!(f, "invalid WebSocket request: {e}"),
             Self::Response(e) => write!(f, "invalid WebSocket response: {e}"),
-            Self::Local(e) => write!(f, "WebSocket handshake misuse: {e}"),
         }
     }
 }
@@ -82,12 +75,6 @@ impl From<RequestError> for Error {
 impl From<ResponseError> for Error {
     fn from(e: ResponseError) -> Self {
         Self::Response(e)
-    }
-}
-
-impl From<LocalError> for Error {
-    fn from(e: LocalError) -> Self {
-        Self::Local(e)
     }
 }
 
@@ -217,7 +204,12 @@ impl fmt::Display for ResponseError {
     }
 }
 
-/// A request from the caller that the protocol forbids.
+/// The caller asked for something the protocol forbids; no peer is involved.
+///
+/// Returned by the functions that take the caller's values and can fail in no
+/// other way: [`ClientBuilder`](crate::ClientBuilder)'s options,
+/// [`Accept`](crate::Accept)'s choices, [`Rejection`](crate::Rejection)'s
+/// parts, [`Extension::new`](crate::Extension::new).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalError {
@@ -236,14 +228,10 @@ pub enum LocalError {
     ProtocolNotOffered,
     /// An extension name or parameter is not a token.
     Extension,
-    /// The server answered with an extension the client did not offer.
+    /// The server accepted an extension the client did not offer.
     ExtensionNotOffered,
     /// A rejection status outside 300..=599, or a reason with control bytes.
     Status,
-    /// The operating system's random source failed.
-    Randomness,
-    /// `parse` was called again after the handshake completed or failed.
-    Finished,
 }
 
 impl fmt::Display for LocalError {
@@ -258,9 +246,15 @@ impl fmt::Display for LocalError {
             Self::Extension => f.write_str("extension name or parameter is not a token"),
             Self::ExtensionNotOffered => f.write_str("extension was not offered by the client"),
             Self::Status => f.write_str("rejection status must be 300..=599 with a clean reason"),
-            Self::Randomness => f.write_str("the OS random source failed"),
-            Self::Finished => f.write_str("the handshake is already finished"),
         }
+    }
+}
+
+impl core::error::Error for LocalError {}
+
+impl From<UriError> for LocalError {
+    fn from(e: UriError) -> Self {
+        Self::Uri(e)
     }
 }
 
@@ -295,3 +289,5 @@ impl fmt::Display for UriError {
         })
     }
 }
+
+impl core::error::Error for UriError {}

@@ -1,7 +1,7 @@
 //! `Sec-WebSocket-Extensions` offers and answers (RFC 6455 §9.1).
 //!
-//! Extensions are negotiated here but implemented elsewhere (tidings-ws will
-//! implement permessage-deflate on top of these values), so this module only
+//! Extensions are negotiated here but implemented elsewhere (tidings-ws
+//! implements permessage-deflate from these values), so this module only
 //! turns the header grammar into plain data and back, keeping the order of
 //! extensions and of their parameters: RFC 6455 §9.1 makes the order of
 //! offers a preference order, and RFC 7692 lets a client offer the same

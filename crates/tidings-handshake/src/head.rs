@@ -4,8 +4,8 @@
 //!
 //! Why it is built this way:
 //!
-//! * **Linear incremental parsing.** [`HeadReader`] looks at every received
-//!   byte exactly once, remembering its place in a tiny line state machine
+//! * **Linear incremental parsing.** [`HeadReader`] searches every received
+//!   byte once for LF, remembering its place in a tiny line state machine
 //!   between calls. Only when it has seen the blank line that ends the head
 //!   does it hand the whole head to httparse, once. Feeding one byte at a time
 //!   therefore costs the same as feeding the head in one piece.
@@ -167,9 +167,16 @@ impl<'a> Headers<'a> {
     where
         'a: 'n,
     {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Names are tokens, so they are compared as bytes: making each one a
+        // `&str` at every lookup would cost more than the lookup.
+        let buf = self.buf;
+        self.fields
+            .iter()
+            .filter(move |f| {
+                buf.get(f.name.clone())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+            })
+            .map(move |f| buf.get(f.value.clone()).unwrap_or(&[]))
     }
 
     /// The first field named `name` as text, if present and UTF-8.
@@ -204,7 +211,7 @@ pub(crate) enum Single<'a> {
     Many,
 }
 
-/// Finds the end of a head in a byte stream, one byte at a time, and keeps
+/// Finds the end of a head in a byte stream, one line at a time, and keeps
 /// the head's bytes.
 ///
 /// The head ends at the first empty line (`CRLF CRLF`; a bare `LF` is
@@ -234,35 +241,46 @@ pub(crate) enum Read {
 
 impl HeadReader {
     /// Scans `input` (new bytes only) for the end of the head, copying head
-    /// bytes into `self.buf`. Never looks at a byte twice.
+    /// bytes into `self.buf`. The search for LF looks at each byte once, and
+    /// a line is judged only when its LF is found, so a head fed in pieces
+    /// costs what it costs in one.
     pub(crate) fn read(&mut self, input: &[u8], max: usize) -> Read {
-        for (i, &b) in input.iter().enumerate() {
-            if self.buf.len() + i >= max {
-                return Read::TooLarge;
+        // The head may grow by `room` bytes: if its end is not among them and
+        // more bytes came, it is too large.
+        let room = max.saturating_sub(self.buf.len());
+        let window = &input[..input.len().min(room)];
+        let mut line_start = 0;
+        while let Some(lf) = window[line_start..].iter().position(|&b| b == b'\n') {
+            let lf = line_start + lf;
+            self.take_line(&window[line_start..lf]);
+            let blank = self.line_len == 0 || (self.line_len == 1 && self.line_is_cr);
+            if blank && self.seen_content {
+                self.buf.extend_from_slice(&input[..=lf]);
+                return Read::Complete { consumed: lf + 1 };
             }
-            match b {
-                b'\n' => {
-                    let blank = self.line_len == 0 || (self.line_len == 1 && self.line_is_cr);
-                    if blank && self.seen_content {
-                        self.buf.extend_from_slice(&input[..=i]);
-                        return Read::Complete { consumed: i + 1 };
-                    }
-                    self.line_len = 0;
-                    self.line_is_cr = false;
-                }
-                b'\r' => {
-                    self.line_is_cr = self.line_len == 0;
-                    self.line_len += 1;
-                }
-                _ => {
-                    self.line_len += 1;
-                    self.line_is_cr = false;
-                    self.seen_content = true;
-                }
-            }
+            self.line_len = 0;
+            self.line_is_cr = false;
+            line_start = lf + 1;
         }
+        if input.len() > room {
+            return Read::TooLarge;
+        }
+        self.take_line(&window[line_start..]);
         self.buf.extend_from_slice(input);
         Read::Partial
+    }
+
+    /// Takes more of the current line (bytes before its LF, if any).
+    fn take_line(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.line_is_cr = self.line_len == 0 && bytes == b"\r";
+        self.line_len += bytes.len();
+        // Only the leading CRs of the first lines are looked at again.
+        if !self.seen_content {
+            self.seen_content = bytes.iter().any(|&b| b != b'\r');
+        }
     }
 
     /// Keeps scanning after httparse judged a "complete" head partial (it
@@ -384,6 +402,63 @@ mod tests {
         assert!(matches!(r.read(head, head.len()), Read::Complete { .. }));
         let mut r = HeadReader::default();
         assert!(matches!(r.read(head, head.len() - 1), Read::TooLarge));
+    }
+
+    /// The definition, one byte at a time: the head ends after the first LF
+    /// that closes an empty line (or a lone CR) once some byte other than CR
+    /// and LF was seen; it is too large if a byte at index `max` or later
+    /// comes before that end.
+    fn oracle(input: &[u8], max: usize) -> Option<Result<usize, ()>> {
+        let (mut line_len, mut line_is_cr, mut seen_content) = (0, false, false);
+        for (i, &b) in input.iter().enumerate() {
+            if i >= max {
+                return Some(Err(()));
+            }
+            match b {
+                b'\n' if (line_len == 0 || line_len == 1 && line_is_cr) && seen_content => {
+                    return Some(Ok(i + 1));
+                }
+                b'\n' => (line_len, line_is_cr) = (0, false),
+                b'\r' => (line_len, line_is_cr) = (line_len + 1, line_len == 0),
+                _ => (line_len, line_is_cr, seen_content) = (line_len + 1, false, true),
+            }
+        }
+        None
+    }
+
+    proptest::proptest! {
+        /// However the input is cut, the reader finds the oracle's end, and
+        /// keeps exactly the head's bytes.
+        #[test]
+        fn the_reader_agrees_with_the_byte_at_a_time_definition(
+            input in proptest::collection::vec(proptest::sample::select(&b"\r\n\r\na:"[..]), 0..40),
+            cuts in proptest::collection::vec(0usize..40, 0..4),
+            max in 0usize..45,
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut reader = HeadReader::default();
+            let mut start = 0;
+            let mut found = None;
+            for end in cuts.into_iter().chain([input.len()]) {
+                match reader.read(&input[start..end], max) {
+                    Read::Partial => start = end,
+                    Read::Complete { consumed } => {
+                        found = Some(Ok(start + consumed));
+                        break;
+                    }
+                    Read::TooLarge => {
+                        found = Some(Err(()));
+                        break;
+                    }
+                }
+            }
+            let expected = oracle(&input, max);
+            proptest::prop_assert_eq!(found, expected);
+            if let Some(Ok(end)) = expected {
+                proptest::prop_assert_eq!(&reader.buf[..], &input[..end]);
+            }
+        }
     }
 
     #[test]

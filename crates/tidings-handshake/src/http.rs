@@ -41,7 +41,7 @@ use crate::client::{ClientHandshake, ResponseHead};
 use crate::error::{Error, LocalError, RequestError, ResponseError};
 use crate::extension::{self, Extension};
 use crate::head::{Field, OwnedHeaders};
-use crate::key::{KeySource, SecWebSocketKey, VERSION};
+use crate::key::{RandomSource, SecWebSocketKey, VERSION};
 use crate::server::{self, RequestHead};
 use crate::{
     Accept, Accepted, ClientBuilder, Rejected, Rejection, Request, Response, UpgradeRequest,
@@ -86,13 +86,13 @@ fn request_head<B>(request: &http::Request<B>, minor: u8) -> RequestHead {
     }
 }
 
-fn header_value(bytes: &[u8]) -> Result<HeaderValue, Error> {
-    HeaderValue::from_bytes(bytes).map_err(|_| LocalError::HeaderValue.into())
+fn header_value(bytes: &[u8]) -> Result<HeaderValue, LocalError> {
+    HeaderValue::from_bytes(bytes).map_err(|_| LocalError::HeaderValue)
 }
 
 /// Splits serialized `name: value\r\n` lines (written by this crate, so
 /// names are tokens and values are free of CR and LF) back into pairs.
-fn append_lines(map: &mut http::HeaderMap, lines: &[u8]) -> Result<(), Error> {
+fn append_lines(map: &mut http::HeaderMap, lines: &[u8]) -> Result<(), LocalError> {
     for line in lines.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -105,7 +105,7 @@ fn append_lines(map: &mut http::HeaderMap, lines: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn extensions_value(list: &[Extension]) -> Result<HeaderValue, Error> {
+fn extensions_value(list: &[Extension]) -> Result<HeaderValue, LocalError> {
     let mut bytes = Vec::new();
     extension::put_list(&mut bytes, list);
     header_value(&bytes)
@@ -132,7 +132,7 @@ impl UpgradeRequest {
 
 impl Accept<'_> {
     /// The `101 Switching Protocols` answer as an `http::Response`.
-    pub fn to_http(&self) -> Result<http::Response<()>, Error> {
+    pub fn to_http(&self) -> Result<http::Response<()>, LocalError> {
         let mut response = http::Response::new(());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let mut bytes = Vec::new();
@@ -146,7 +146,7 @@ impl Accept<'_> {
 
 impl Rejection {
     /// The rejection as an `http::Response` with its body.
-    pub fn to_http(&self) -> Result<http::Response<Vec<u8>>, Error> {
+    pub fn to_http(&self) -> Result<http::Response<Vec<u8>>, LocalError> {
         let (_, headers, body) = self.parts();
         let mut response = http::Response::new(body.to_vec());
         *response.status_mut() =
@@ -160,7 +160,7 @@ impl Rejection {
 }
 
 /// Sets the offer headers shared by both request forms.
-fn put_offers(builder: &ClientBuilder, map: &mut http::HeaderMap) -> Result<(), Error> {
+fn put_offers(builder: &ClientBuilder, map: &mut http::HeaderMap) -> Result<(), LocalError> {
     let (origin, protocols, extensions, extra) = builder.parts();
     if let Some(origin) = origin {
         map.insert(http::header::ORIGIN, header_value(origin.as_bytes())?);
@@ -186,12 +186,12 @@ fn put_offers(builder: &ClientBuilder, map: &mut http::HeaderMap) -> Result<(), 
 
 impl ClientBuilder {
     /// The HTTP/1.1 request as an `http::Request` (URI `ws://...`), with a
-    /// key from `keys`, and the handshake waiting for the answer.
+    /// key from `random`, and the handshake waiting for the answer.
     pub fn into_http(
         self,
-        keys: &mut impl KeySource,
-    ) -> Result<(http::Request<()>, ClientHandshake), Error> {
-        let key = SecWebSocketKey::generate(keys);
+        random: &mut impl RandomSource,
+    ) -> Result<(http::Request<()>, ClientHandshake), LocalError> {
+        let key = SecWebSocketKey::generate(random);
         let mut request = http::Request::new(());
         *request.uri_mut() = http::Uri::try_from(self.uri().to_string())
             .map_err(|_| LocalError::Uri(crate::UriError::Host))?;
@@ -219,7 +219,7 @@ impl ClientBuilder {
     /// `sec-websocket-version: 13`; no key, no `Upgrade`, no `Connection`.
     ///
     /// The caller must add `:protocol` = [`PROTOCOL`] (see the module docs).
-    pub fn into_extended_connect(self) -> Result<(http::Request<()>, ClientHandshake), Error> {
+    pub fn into_extended_connect(self) -> Result<(http::Request<()>, ClientHandshake), LocalError> {
         let uri = self.uri();
         let scheme = if uri.is_secure() { "https" } else { "http" };
         let text = alloc::format!("{scheme}://{}{}", uri.host_header(), uri.resource_name());
@@ -374,12 +374,12 @@ impl ExtendedConnect {
         &self,
         protocol: Option<&str>,
         extensions: &[Extension],
-    ) -> Result<http::Response<()>, Error> {
+    ) -> Result<http::Response<()>, LocalError> {
         let mut response = http::Response::new(());
         let map = response.headers_mut();
         if let Some(p) = protocol {
             if !self.protocols().any(|o| o == p) {
-                return Err(LocalError::ProtocolNotOffered.into());
+                return Err(LocalError::ProtocolNotOffered);
             }
             map.insert(
                 http::header::SEC_WEBSOCKET_PROTOCOL,
@@ -390,7 +390,7 @@ impl ExtendedConnect {
             .iter()
             .all(|e| self.extensions.iter().any(|o| o.name() == e.name()))
         {
-            return Err(LocalError::ExtensionNotOffered.into());
+            return Err(LocalError::ExtensionNotOffered);
         }
         if !extensions.is_empty() {
             map.insert(
@@ -441,10 +441,9 @@ mod tests {
         let (request, _) = builder.clone().into_http(&mut zero).unwrap();
         let mut bytes = Vec::new();
         let _ = builder.send_request_with(&mut zero, &mut bytes);
-        let Status::Complete(p) = crate::RequestParser::new().parse(&bytes).unwrap() else {
-            panic!()
-        };
-        let Request::Upgrade(from_bytes) = p.head else {
+        let Status::Complete((Request::Upgrade(from_bytes), _)) =
+            crate::RequestParser::new().parse(&bytes).unwrap()
+        else {
             panic!()
         };
         let from_http = UpgradeRequest::from_http(&request).unwrap();

@@ -38,7 +38,7 @@ impl SecWebSocketKey {
     }
 
     /// A fresh key from `source`.
-    pub fn generate(source: &mut impl KeySource) -> Self {
+    pub fn generate(source: &mut impl RandomSource) -> Self {
         let mut nonce = [0u8; 16];
         source.fill(&mut nonce);
         Self::from_nonce(nonce)
@@ -128,22 +128,45 @@ impl fmt::Display for SecWebSocketAccept {
     }
 }
 
-/// Where a client's key nonce comes from.
+/// A source of unpredictable bytes. Any `FnMut(&mut [u8])` is one, which makes
+/// tests deterministic.
 ///
-/// RFC 6455 §4.1 asks for a nonce "randomly selected", and §10.3 explains
-/// why it must be unpredictable. Under `std`, [`ClientBuilder::send_request`]
-/// uses the operating system's generator; tests inject a fixed source to get
-/// byte-exact requests. Any `FnMut(&mut [u8])` is a `KeySource`.
+/// The client's key nonce comes from one: RFC 6455 §4.1 asks for a nonce
+/// "randomly selected" for each connection. Under `std`,
+/// [`ClientBuilder::send_request`] uses [`OsRandom`]; tests inject a fixed
+/// source to get byte-exact requests.
 ///
 /// [`ClientBuilder::send_request`]: crate::ClientBuilder::send_request
-pub trait KeySource {
-    /// Fills `buf` with unpredictable bytes.
+pub trait RandomSource {
+    /// Fills `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
 }
 
-impl<F: FnMut(&mut [u8])> KeySource for F {
+impl<F: FnMut(&mut [u8])> RandomSource for F {
     fn fill(&mut self, buf: &mut [u8]) {
         self(buf);
+    }
+}
+
+/// The operating system's generator (`getrandom`), feature `std`.
+///
+/// A handshake draws 16 bytes once per connection, so nothing is buffered.
+///
+/// # Panics
+///
+/// [`fill`](RandomSource::fill) panics if the operating system has no
+/// generator to read, which no `std` target lacks: a key nonce that is not
+/// random would break RFC 6455 §4.1 silently, so the failure is loud instead.
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+#[cfg(feature = "std")]
+impl RandomSource for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if let Err(e) = getrandom::fill(buf) {
+            panic!("the operating system's random generator failed: {e}");
+        }
     }
 }
 
@@ -183,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn closures_are_key_sources() {
+    fn closures_are_random_sources() {
         let mut zero = |buf: &mut [u8]| buf.fill(0);
         assert_eq!(
             SecWebSocketKey::generate(&mut zero).as_str(),

@@ -18,14 +18,14 @@
 //!  ClientBuilder::new("ws://h/p")
 //!    .send_request(&mut out) ──── request bytes ───▶ RequestParser::parse(chunk)
 //!                                                      │ Partial: feed more
-//!                                                      ▼ Complete { head, consumed }
+//!                                                      ▼ Complete((head, consumed))
 //!                                                    Request::Upgrade(req)
 //!                                                      │   (Request::Plain: serve HTTP)
 //!                                                      ▼
 //!                                                    req.accept().protocol(..)?
 //!  ClientHandshake::parse(chunk) ◀── 101 bytes ───────  .encode(&mut out)
 //!    │ Partial: feed more                              (or Rejection::from_error(&e))
-//!    ▼ Complete { head, consumed }
+//!    ▼ Complete((head, consumed))
 //!  Response::Accepted(a)                             input[consumed..] = frames
 //!  input[consumed..] = frames                            ──▶ tidings-ws
 //!    ──▶ tidings-ws
@@ -35,18 +35,20 @@
 //! [`Status::Partial`] until the head's blank line has arrived, look at each
 //! byte once however the input is split, and report how many bytes of the
 //! last input the head used, because the bytes after it may already be
-//! WebSocket frames. Every failure is an [`Error`] whose
-//! [`status`](Error::status) is the HTTP answer (400, 405, 426, 431), and
-//! peer misbehaviour is kept apart from local misuse.
+//! WebSocket frames. A peer's fault is an [`Error`], whose
+//! [`status`](Error::status) is the HTTP answer (400, 405, 426, 431); the
+//! caller's own mistakes (a bad URI, a header value with CR LF, a subprotocol
+//! nobody offered) are a [`LocalError`], returned by the builders that take
+//! the values, so no function mixes the two.
 //!
 //! # Example: a client and a server in memory
 //!
 //! ```
-//! use tidings_handshake::{ClientBuilder, Parsed, Request, RequestParser, Response, Status};
+//! use tidings_handshake::{ClientBuilder, Request, RequestParser, Response, Status};
 //!
-//! # fn main() -> Result<(), tidings_handshake::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Client: build the request. (`send_request` draws the key from the OS;
-//! // any `KeySource` can be injected instead.)
+//! // any `RandomSource` can be injected instead.)
 //! let mut to_server = Vec::new();
 //! let mut client = ClientBuilder::new("ws://example.com/chat")?
 //!     .protocol("chat")?
@@ -56,7 +58,7 @@
 //! let mut parser = RequestParser::new();
 //! let mut request = None;
 //! for byte in to_server.chunks(1) {
-//!     if let Status::Complete(Parsed { head, consumed }) = parser.parse(byte)? {
+//!     if let Status::Complete((head, consumed)) = parser.parse(byte)? {
 //!         assert_eq!(consumed, 1);
 //!         request = Some(head);
 //!     }
@@ -70,7 +72,7 @@
 //! to_client.extend_from_slice(b"\x81\x02hi");
 //!
 //! // Client: check the answer; what follows the head is the first frame.
-//! let Status::Complete(Parsed { head, consumed }) = client.parse(&to_client)? else {
+//! let Status::Complete((head, consumed)) = client.parse(&to_client)? else {
 //!     panic!("incomplete")
 //! };
 //! let Response::Accepted(accepted) = head else { panic!("rejected") };
@@ -83,7 +85,8 @@
 //! # Features
 //!
 //! * `std` (default): `std::error::Error` comes from `core`, so `std` only
-//!   adds OS randomness ([`ClientBuilder::send_request`]) via getrandom.
+//!   adds OS randomness ([`OsRandom`], used by
+//!   [`ClientBuilder::send_request`]) via getrandom.
 //! * `http`: conversions to and from `http::Request` / `http::Response`, and
 //!   the RFC 8441 extended CONNECT form used over HTTP/2 (see the `http` module).
 #![no_std]
@@ -110,36 +113,35 @@ pub use client::{Accepted, ClientBuilder, ClientHandshake, Rejected, Response};
 pub use error::{Error, LocalError, RequestError, ResponseError, UriError};
 pub use extension::{Extension, ExtensionParam};
 pub use head::{Headers, Limits};
-pub use key::{GUID, KeySource, SecWebSocketAccept, SecWebSocketKey, VERSION};
+#[cfg(feature = "std")]
+pub use key::OsRandom;
+pub use key::{GUID, RandomSource, SecWebSocketAccept, SecWebSocketKey, VERSION};
 pub use server::{Accept, PlainRequest, Rejection, Request, RequestParser, UpgradeRequest};
 pub use uri::WsUri;
 
-/// The result of feeding bytes to a parser (the httparse shape).
-#[must_use]
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The outcome of an incremental parse step (the `httparse` shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status<T> {
-    /// The head is complete.
+    /// A complete value.
     Complete(T),
-    /// More bytes are needed; every byte given so far was taken.
+    /// Every byte given was taken (the parser keeps what it needs); give it the
+    /// bytes that follow.
     Partial,
 }
 
 impl<T> Status<T> {
     /// `true` for [`Status::Complete`].
+    #[must_use]
     pub fn is_complete(&self) -> bool {
         matches!(self, Self::Complete(_))
     }
-}
 
-/// A complete head and how many bytes of the last input it used.
-///
-/// `input[consumed..]` of the slice passed to the call that returned this is
-/// not part of the head and was not looked at: after a WebSocket handshake
-/// it is the start of the frame stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parsed<T> {
-    /// The parsed, validated head.
-    pub head: T,
-    /// Bytes of the last input that belonged to the head.
-    pub consumed: usize,
+    /// The complete value, if any.
+    #[must_use]
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Self::Complete(value) => Some(value),
+            Self::Partial => None,
+        }
+    }
 }

@@ -13,14 +13,20 @@
 //! Call order on the server:
 //!
 //! 1. [`RequestParser::parse`] with each chunk read from the socket, until it
-//!    returns [`Status::Complete`]; the bytes of that last chunk after
-//!    [`Parsed::consumed`] belong to whatever comes next (frames, or the body
-//!    of a plain request).
+//!    returns [`Status::Complete`] with `(request, consumed)`; the bytes of
+//!    that last chunk after `consumed` belong to whatever comes next (frames,
+//!    or the body of a plain request).
 //! 2. For [`Request::Upgrade`], [`UpgradeRequest::accept`], choose a
 //!    subprotocol and extensions, and [`Accept::encode`] the 101 into your
-//!    output buffer; or [`Rejection::new`] to refuse.
+//!    output buffer; or [`Rejection::new`] to refuse. A [`Request::Plain`] at
+//!    an endpoint that speaks only WebSocket gets
+//!    [`Rejection::upgrade_required`]; an upgrade at one that does not speak it,
+//!    [`Rejection::upgrade_refused`].
 //! 3. On an error, [`Rejection::from_error`] writes the matching 4xx answer;
 //!    then close the connection.
+//!
+//! The parser fails with an [`Error`] (the client's fault); choosing what to
+//! answer fails with a [`LocalError`] (this server's).
 
 use alloc::string::String;
 use alloc::vec;
@@ -29,12 +35,12 @@ use core::ops::Range;
 
 use bytes::BufMut;
 
+use crate::Status;
 use crate::deflate::{DeflateParams, DeflatePolicy};
 use crate::error::{Error, LocalError, RequestError};
 use crate::extension::{self, Extension};
 use crate::head::{self, HeadReader, Headers, Limits, OwnedHeaders, Read, Single};
 use crate::key::{SecWebSocketKey, VERSION};
-use crate::{Parsed, Status};
 
 /// An incremental parser for request heads.
 ///
@@ -77,10 +83,10 @@ impl RequestParser {
     /// Feeds the next bytes received.
     ///
     /// Returns [`Status::Partial`] when every byte of `input` was taken and
-    /// the head is not finished, or [`Status::Complete`] with the request and
-    /// how many bytes of *this* `input` the head used; `input[consumed..]`
-    /// is left untouched for the caller.
-    pub fn parse(&mut self, input: &[u8]) -> Result<Status<Parsed<Request>>, Error> {
+    /// the head is not finished, or [`Status::Complete`] with
+    /// `(request, consumed)`: the request and how many bytes of *this* `input`
+    /// the head used; `input[consumed..]` is left untouched for the caller.
+    pub fn parse(&mut self, input: &[u8]) -> Result<Status<(Request, usize)>, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -91,7 +97,7 @@ impl RequestParser {
         result
     }
 
-    fn parse_inner(&mut self, input: &[u8]) -> Result<Status<Parsed<Request>>, Error> {
+    fn parse_inner(&mut self, input: &[u8]) -> Result<Status<(Request, usize)>, Error> {
         let mut done = 0;
         loop {
             let rest = input.get(done..).unwrap_or(&[]);
@@ -105,10 +111,7 @@ impl RequestParser {
                         Ok(head) => {
                             self.reader = HeadReader::default();
                             let request = validate(head)?;
-                            return Ok(Status::Complete(Parsed {
-                                head: request,
-                                consumed: done,
-                            }));
+                            return Ok(Status::Complete((request, done)));
                         }
                         Err(buf) => {
                             self.reader.buf = buf;
@@ -205,8 +208,8 @@ pub enum Request {
 
 /// A request that is not a WebSocket handshake, e.g. a page or an SSE stream.
 ///
-/// Only the head is parsed; a body, if any, is in the bytes after
-/// [`Parsed::consumed`].
+/// Only the head is parsed; a body, if any, is in the bytes after the head
+/// (`input[consumed..]` of [`RequestParser::parse`]'s last input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlainRequest {
     head: RequestHead,
@@ -482,7 +485,7 @@ impl<'r> Accept<'r> {
     /// Chooses a subprotocol. §4.2.2 item 5.4: "If the server does not wish
     /// to agree to one of the suggested subprotocols, it MUST NOT send back
     /// a |Sec-WebSocket-Protocol| header field", so it must be one offered.
-    pub fn protocol(mut self, name: &str) -> Result<Self, Error> {
+    pub fn protocol(mut self, name: &str) -> Result<Self, LocalError> {
         let offered = self
             .request
             .protocols
@@ -495,14 +498,14 @@ impl<'r> Accept<'r> {
     /// Accepts an extension, with the parameters of the server's answer.
     /// Its name must be among the offered ones (§9.1: the server answers
     /// with "the extensions it will use" out of those offered).
-    pub fn extension(mut self, extension: Extension) -> Result<Self, Error> {
+    pub fn extension(mut self, extension: Extension) -> Result<Self, LocalError> {
         if !self
             .request
             .extensions
             .iter()
             .any(|e| e.name() == extension.name())
         {
-            return Err(LocalError::ExtensionNotOffered.into());
+            return Err(LocalError::ExtensionNotOffered);
         }
         self.extensions.push(extension);
         Ok(self)
@@ -525,7 +528,7 @@ impl<'r> Accept<'r> {
 
     /// Adds an extra header (e.g. `Set-Cookie`). CR, LF and other controls in
     /// the value are refused, as are headers the handshake writes itself.
-    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, Error> {
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, LocalError> {
         let value = value.as_ref();
         head::check_extra(name, value, ACCEPT_RESERVED)?;
         head::put_field(&mut self.headers, name, value);
@@ -602,9 +605,9 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with `status` in 300..=599 (a redirect is a valid way to
     /// refuse) and its standard reason phrase; no body.
-    pub fn new(status: u16) -> Result<Self, Error> {
+    pub fn new(status: u16) -> Result<Self, LocalError> {
         if !(300..=599).contains(&status) {
-            return Err(LocalError::Status.into());
+            return Err(LocalError::Status);
         }
         Ok(Self {
             status,
@@ -633,8 +636,55 @@ impl Rejection {
         }
     }
 
+    /// The answer to a handshake this server got wrong while accepting it (the
+    /// [`LocalError`] of [`Accept::protocol`] or [`Accept::extension`]: a choice
+    /// the client did not offer): `500 Internal Server Error`, the fault being
+    /// the server's, with the error as a one-line plain-text body.
+    pub fn from_local_error(error: &LocalError) -> Self {
+        let mut headers = Vec::new();
+        head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
+        Self {
+            status: 500,
+            reason: reason(500).into(),
+            headers,
+            body: alloc::format!("{error}\n").into_bytes(),
+        }
+    }
+
+    /// The answer to a plain HTTP request at an endpoint that speaks only
+    /// WebSocket: `426 Upgrade Required` with `Upgrade: websocket` (RFC 9110
+    /// §15.5.22: "The server MUST send an Upgrade header field in a 426 response to
+    /// indicate the required protocol(s)") and `Sec-WebSocket-Version: 13`.
+    pub fn upgrade_required() -> Self {
+        let mut headers = Vec::new();
+        head::put_field(&mut headers, "Upgrade", b"websocket");
+        head::put_field(&mut headers, "Sec-WebSocket-Version", VERSION.as_bytes());
+        head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
+        Self {
+            status: 426,
+            reason: reason(426).into(),
+            headers,
+            body: b"This endpoint speaks WebSocket only.\n".to_vec(),
+        }
+    }
+
+    /// The answer to a WebSocket handshake at an endpoint that does not speak
+    /// WebSocket (an event stream, a page): `400 Bad Request`. RFC 6455 §4.2.2: "If
+    /// the requested service is not available, the server MUST send an appropriate
+    /// HTTP error code [...] and abort the WebSocket handshake."
+    pub fn upgrade_refused() -> Self {
+        let mut headers = Vec::new();
+        head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
+        Self {
+            status: 400,
+            reason: reason(400).into(),
+            headers,
+            body: b"This endpoint does not speak WebSocket.\n".to_vec(),
+        }
+    }
+
     /// Replaces the reason phrase. Control bytes are refused.
-    pub fn reason(mut self, reason: &str) -> Result<Self, Error> {
+    pub fn reason(mut self, reason: &str) -> Result<Self, LocalError> {
         head::check_value(reason.as_bytes()).map_err(|_| LocalError::Status)?;
         self.reason = reason.into();
         Ok(self)
@@ -643,7 +693,7 @@ impl Rejection {
     /// Adds a header, e.g. `Location` for a redirect. CR, LF and other
     /// controls in the value are refused, as are `Connection` and
     /// `Content-Length`, which the rejection writes itself.
-    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, Error> {
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Result<Self, LocalError> {
         let value = value.as_ref();
         head::check_extra(name, value, REJECT_RESERVED)?;
         head::put_field(&mut self.headers, name, value);
@@ -722,7 +772,7 @@ mod tests {
 
     fn parse_one(input: &[u8]) -> Result<Request, Error> {
         match RequestParser::new().parse(input)? {
-            Status::Complete(p) => Ok(p.head),
+            Status::Complete((request, _)) => Ok(request),
             Status::Partial => panic!("partial"),
         }
     }
@@ -767,23 +817,23 @@ mod tests {
         let mut input = RFC_REQUEST.to_vec();
         input.extend_from_slice(b"\x81\x05hello");
         let mut parser = RequestParser::new();
-        let Status::Complete(p) = parser.parse(&input).unwrap() else {
+        let Status::Complete((_, consumed)) = parser.parse(&input).unwrap() else {
             panic!()
         };
-        assert_eq!(&input[p.consumed..], b"\x81\x05hello");
+        assert_eq!(&input[consumed..], b"\x81\x05hello");
     }
 
     #[test]
     fn the_parser_is_reusable_after_complete_and_stuck_after_error() {
         let mut parser = RequestParser::new();
         let two = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
-        let Status::Complete(a) = parser.parse(two).unwrap() else {
+        let Status::Complete((_, consumed)) = parser.parse(two).unwrap() else {
             panic!()
         };
-        let Status::Complete(b) = parser.parse(&two[a.consumed..]).unwrap() else {
+        let Status::Complete((Request::Plain(b), _)) = parser.parse(&two[consumed..]).unwrap()
+        else {
             panic!()
         };
-        let Request::Plain(b) = b.head else { panic!() };
         assert_eq!(b.path(), "/b");
         let err = parser
             .parse(b"POST / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
@@ -808,22 +858,22 @@ mod tests {
         };
         assert_eq!(
             req.accept().protocol("Chat").unwrap_err(),
-            LocalError::ProtocolNotOffered.into()
+            LocalError::ProtocolNotOffered
         );
         let ext = Extension::new("permessage-deflate").unwrap();
         assert_eq!(
             req.accept().extension(ext).unwrap_err(),
-            LocalError::ExtensionNotOffered.into()
+            LocalError::ExtensionNotOffered
         );
         assert_eq!(
             req.accept().header("X-A", "b\r\nX-Evil: 1").unwrap_err(),
-            LocalError::HeaderValue.into()
+            LocalError::HeaderValue
         );
         assert_eq!(
             req.accept()
                 .header("sec-websocket-accept", "x")
                 .unwrap_err(),
-            LocalError::ReservedHeader.into()
+            LocalError::ReservedHeader
         );
     }
 
@@ -849,8 +899,20 @@ mod tests {
             b"HTTP/1.1 302 Found\r\nConnection: close\r\nContent-Length: 0\r\n\
               Location: /elsewhere\r\n\r\n"
         );
-        assert_eq!(Rejection::new(101).unwrap_err(), LocalError::Status.into());
+        assert_eq!(Rejection::new(101).unwrap_err(), LocalError::Status);
         assert!(Rejection::new(403).unwrap().reason("No\r\n").is_err());
+
+        out.clear();
+        Rejection::upgrade_required().encode(&mut out);
+        let text = core::str::from_utf8(&out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
+        assert!(text.contains("\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
+        out.clear();
+        Rejection::upgrade_refused().encode(&mut out);
+        assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(Rejection::upgrade_refused().status(), 400);
+        let local = Rejection::from_local_error(&LocalError::ProtocolNotOffered);
+        assert_eq!(local.status(), 500);
     }
 
     trait ReplaceFirst {

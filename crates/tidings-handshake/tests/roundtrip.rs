@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use tidings_handshake::{
-    ClientBuilder, Extension, Parsed, Request, RequestParser, Response, SecWebSocketKey, Status,
+    ClientBuilder, Extension, Request, RequestParser, Response, SecWebSocketKey, Status,
 };
 
 fn token() -> impl Strategy<Value = String> {
@@ -114,13 +114,13 @@ fn build(o: &Options) -> ClientBuilder {
 fn parse_split<T>(
     input: &[u8],
     cut: usize,
-    mut parse: impl FnMut(&[u8]) -> Result<Status<Parsed<T>>, tidings_handshake::Error>,
+    mut parse: impl FnMut(&[u8]) -> Result<Status<(T, usize)>, tidings_handshake::Error>,
 ) -> (T, usize) {
     let cut = cut.min(input.len());
     match parse(&input[..cut]).unwrap() {
-        Status::Complete(p) => (p.head, p.consumed),
+        Status::Complete(complete) => complete,
         Status::Partial => match parse(&input[cut..]).unwrap() {
-            Status::Complete(p) => (p.head, cut + p.consumed),
+            Status::Complete((head, consumed)) => (head, cut + consumed),
             Status::Partial => panic!("incomplete"),
         },
     }
@@ -187,7 +187,7 @@ proptest! {
         let mut parser = RequestParser::new();
         let split = match parser.parse(&input[..cut]) {
             Ok(Status::Partial) => parser.parse(&input[cut..]).map(|s| match s {
-                Status::Complete(p) => Status::Complete(Parsed { head: p.head, consumed: cut + p.consumed }),
+                Status::Complete((head, consumed)) => Status::Complete((head, cut + consumed)),
                 Status::Partial => Status::Partial,
             }),
             other => other,

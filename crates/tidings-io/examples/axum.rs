@@ -59,7 +59,11 @@ async fn websocket(request: Request) -> Response {
     };
     let answer = match upgrade.accept().to_http() {
         Ok(answer) => answer,
-        Err(e) => return refuse(&Rejection::from_error(&e)),
+        // Only a bug on this side fails here (a header that cannot be sent): 500.
+        Err(_) => {
+            let rejection = Rejection::new(500);
+            return rejection.map_or_else(|_| Response::new(Body::empty()), |r| refuse(&r));
+        }
     };
     let upgraded = hyper::upgrade::on(request);
     tokio::spawn(async move {

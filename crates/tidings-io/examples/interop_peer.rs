@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tidings_io::sse::{self, ClientConfig, Event, ServerConfig, SseWriter, Url};
+use tidings_io::sse::{self, ClientConfig, ServerConfig, ServerSentEvent, SseWriter, Url};
 use tidings_io::{CloseCode, CloseFrame, Config, Message, Tokio, Utf8Bytes};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -469,8 +469,8 @@ fn sse_type(id: u64) -> &'static str {
 }
 
 /// Event `id` as the servers send it.
-fn sse_event(id: u64) -> Event {
-    let event = Event::data(sse_data(id)).id(id.to_string());
+fn sse_event(id: u64) -> ServerSentEvent {
+    let event = ServerSentEvent::data(sse_data(id)).id(id.to_string());
     if sse_type(id) == "message" {
         event
     } else {
@@ -550,7 +550,7 @@ async fn sse_client(url: &str, n: u64) -> Result<bool> {
             Ok(Tokio::new(tcp))
         }
     };
-    let mut source = sse::EventSource::new(url, dial, ClientConfig::default())?;
+    let mut source = sse::EventSource::new(url, dial, ClientConfig::default())?.messages();
     let mut seen = Vec::new();
     let read = async {
         while let Some(event) = source.next().await {

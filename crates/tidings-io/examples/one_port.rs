@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tidings_handshake::{Limits, Parsed, Rejection, Request, RequestParser, Status};
-use tidings_io::sse::{self, Event, ServerConfig, SseWriter};
+use tidings_handshake::{Limits, Rejection, Request, RequestParser, Status};
+use tidings_io::sse::{self, ServerConfig, ServerSentEvent, SseWriter};
 use tidings_io::{Config, Message, Tokio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -80,7 +80,7 @@ async fn connection(mut tcp: TcpStream, tick: Duration) -> Result<(), BoxError> 
             // head, and says how much of this read the head used.
             match parser.parse(&buf[..n]) {
                 Ok(Status::Partial) => {}
-                Ok(Status::Complete(Parsed { head, consumed })) => {
+                Ok(Status::Complete((head, consumed))) => {
                     return Ok(Some(Ok((head, buf[consumed..n].to_vec()))));
                 }
                 Err(e) => return Ok(Some(Err(e))),
@@ -140,7 +140,7 @@ async fn connection(mut tcp: TcpStream, tick: Duration) -> Result<(), BoxError> 
             let mut writer = SseWriter::start(Tokio::new(tcp), ServerConfig::default()).await?;
             let ticks = futures_util::stream::iter(first..).then(move |n| async move {
                 tokio::time::sleep(tick).await;
-                Event::data(format!("tick {n}")).id(n.to_string())
+                ServerSentEvent::data(format!("tick {n}")).id(n.to_string())
             });
             match writer.run(ticks).await {
                 Ok(()) | Err(sse::Error::PeerClosed) => Ok(()),

@@ -20,7 +20,8 @@ use tidings_handshake::Limits;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
-    /// The protocol settings: frame and message limits, keepalive, close timeout.
+    /// The protocol settings: frame and message limits, keepalive, the message,
+    /// idle and close timeouts.
     /// [`receive_chunks`](tidings_ws::Config::receive_chunks) is ignored (always
     /// off): a [`Message`](crate::Message) is always whole.
     pub ws: tidings_ws::Config,
@@ -38,10 +39,6 @@ pub struct Config {
     /// Limits on the handshake's HTTP head (default 16 KiB, 64 fields): over them, a
     /// server answers 431.
     pub handshake_limits: Limits,
-    /// Close the connection with 1001 when nothing has been received for this long.
-    /// Default `None`. [`keepalive_interval`](tidings_ws::Config::keepalive_interval)
-    /// is the usual way to find dead peers; this one also ends a live but silent one.
-    pub idle_timeout: Option<Duration>,
     /// A peer that takes none of the bytes queued for it for this long is cut off:
     /// the connection fails with [`Error::WriteTimeout`](crate::Error::WriteTimeout)
     /// and the transport is dropped. Default 30 s. The watermarks already bound the
@@ -72,7 +69,6 @@ impl Default for Config {
             write_low_watermark: 16 * 1024,
             handshake_timeout: Duration::from_secs(10),
             handshake_limits: Limits::default(),
-            idle_timeout: None,
             write_timeout: Some(Duration::from_secs(30)),
             #[cfg(feature = "deflate")]
             deflate: None,

@@ -4,12 +4,40 @@
 //! [`DeflateConfig`], seen from this end.
 //!
 //! The two protocol crates do not know each other (each makes sense alone), so
-//! turning a preset into the handshake's offer or policy lives in the binding; the
-//! agreed `server_*` / `client_*` parameters go back through
-//! [`DeflateConfig::negotiated_as`], which knows the roles.
+//! the glue lives in the binding, as field-for-field copies: every RFC 7692 rule
+//! stays with the crate that owns it. What an offer leaves out is
+//! [`DeflateOffer::with_windows`]'s; the agreed `server_*` / `client_*` parameters
+//! go back through [`DeflateConfig::negotiated_as`], which knows the roles.
 
-use tidings_handshake::deflate::{ClientMaxWindowBits, DeflateOffer, DeflateParams, DeflatePolicy};
+use tidings_handshake::Accept;
+use tidings_handshake::deflate::{DeflateOffer, DeflateParams, DeflatePolicy};
 use tidings_ws::{DeflateConfig, Role};
+
+use crate::config::Config;
+
+/// A server's answer, accepting an offer within [`Config::deflate`], and the config
+/// with the agreed parameters.
+pub(crate) fn accept(accept: Accept<'_>, mut config: Config) -> (Accept<'_>, Config) {
+    let Some(preset) = config.deflate else {
+        return (accept, config);
+    };
+    let accept = accept.deflate(&policy(&preset));
+    if let Some(params) = accept.chosen_deflate() {
+        config.ws.deflate = Some(agreed(preset, Role::Server, params));
+    }
+    (accept, config)
+}
+
+/// A client's config once the server agreed on `params`, if it did. A server that
+/// accepted an offer made by hand (through the builder) is served with the default
+/// preset.
+pub(crate) fn connected(params: Option<DeflateParams>, mut config: Config) -> Config {
+    if let Some(params) = params {
+        let preset = config.deflate.unwrap_or_default();
+        config.ws.deflate = Some(agreed(preset, Role::Client, params));
+    }
+    config
+}
 
 /// What a server accepts and asks for, from its preset.
 pub(crate) fn policy(preset: &DeflateConfig) -> DeflatePolicy {
@@ -24,16 +52,10 @@ pub(crate) fn policy(preset: &DeflateConfig) -> DeflatePolicy {
 /// What a client offers, from its preset: the browser's offer, plus whatever
 /// the preset asks of the server.
 pub(crate) fn offer(preset: &DeflateConfig) -> DeflateOffer {
-    let mut offer = DeflateOffer::default();
+    let windows = (preset.decompress_window_bits, preset.compress_window_bits);
+    let mut offer = DeflateOffer::with_windows(windows.0, windows.1);
     offer.server_no_context_takeover = preset.decompress_no_context_takeover;
     offer.client_no_context_takeover = preset.compress_no_context_takeover;
-    offer.server_max_window_bits =
-        (preset.decompress_window_bits < 15).then_some(preset.decompress_window_bits);
-    offer.client_max_window_bits = if preset.compress_window_bits < 15 {
-        ClientMaxWindowBits::Limit(preset.compress_window_bits)
-    } else {
-        ClientMaxWindowBits::Supported
-    };
     offer
 }
 

@@ -1,9 +1,14 @@
 //! The binding's error: the one place in tidings where an [`io::Error`] is wrapped.
 //!
 //! The protocol crates never do I/O, so their errors say only what the peer or the
-//! caller did wrong. Here the transport can fail too, and timers run out, so this type
-//! puts those next to the protocol errors, without flattening them: each protocol
-//! error stays reachable as itself (and through [`std::error::Error::source`]).
+//! caller did wrong, in two types each: `Error` for the peer, `LocalError` for the
+//! caller. Here the transport can fail too, and timers run out, so this type puts
+//! those next to the protocol errors, without flattening them, and keeps the two
+//! sides apart in the variant names: [`Error::Protocol`] and [`Error::Handshake`]
+//! hold what the peer did (each protocol crate's `Error`, with its wire answer),
+//! [`Error::LocalProtocol`] and [`Error::LocalHandshake`] what this side asked for
+//! that the protocol forbids (each crate's `LocalError`). Each protocol error stays
+//! reachable as itself, and through [`std::error::Error::source`].
 
 use std::fmt;
 use std::io;
@@ -16,13 +21,20 @@ use tidings_ws::CloseCode;
 pub enum Error {
     /// The transport failed.
     Io(io::Error),
-    /// The peer broke RFC 6455 §5-§7, a limit was hit, or the keepalive went
+    /// Peer: it broke RFC 6455 §5-§7, hit a limit, left a message unfinished for
+    /// [`message_timeout`](tidings_ws::Config::message_timeout), sent nothing for
+    /// [`idle_timeout`](tidings_ws::Config::idle_timeout), or left the keepalive
     /// unanswered. The close frame with [`tidings_ws::Error::close_code`] was sent
     /// (as far as the peer would read it) before this was reported.
     Protocol(tidings_ws::Error),
-    /// The opening handshake failed: a malformed request or response, or a misuse
-    /// such as choosing a subprotocol the client did not offer.
+    /// Peer: the opening handshake failed on a malformed request or response.
     Handshake(tidings_handshake::Error),
+    /// Local: the core refused a message (e.g. a control payload over 125 bytes, or
+    /// a close code that may not be sent).
+    LocalProtocol(tidings_ws::LocalError),
+    /// Local: the opening handshake was asked for something the protocol forbids: a
+    /// malformed URL, or a subprotocol the client did not offer.
+    LocalHandshake(tidings_handshake::LocalError),
     /// The handshake was well formed but refused: by the server (the status it
     /// answered, as seen by a client), or by this server (the status it sent: the
     /// accept hook's rejection, or 426 for a request that was not an upgrade).
@@ -33,17 +45,10 @@ pub enum Error {
     /// The opening handshake did not finish within
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
     HandshakeTimeout,
-    /// Nothing was received for
-    /// [`Config::idle_timeout`](crate::Config::idle_timeout); the connection was
-    /// closed with 1001 (going away).
-    IdleTimeout,
     /// The peer took no bytes for
     /// [`Config::write_timeout`](crate::Config::write_timeout) while some were queued
     /// for it; the transport was dropped.
     WriteTimeout,
-    /// The core refused a message (e.g. a control payload over 125 bytes, or a close
-    /// code that may not be sent).
-    Send(tidings_ws::SendError),
     /// The connection is closing or closed: nothing more can be sent.
     Closed,
     /// A `wss://` URL given to `connect_url` without the
@@ -63,8 +68,18 @@ impl Error {
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Self::Protocol(e) if e.close_code().is_sendable() => Some(e.close_code()),
-            Self::IdleTimeout => Some(CloseCode::GOING_AWAY),
             _ => None,
+        }
+    }
+
+    /// A copy, for a second place to report it (`io::Error` is not `Clone`: the
+    /// copy keeps its kind and message).
+    pub(crate) fn copy(&self) -> Self {
+        match self {
+            Self::Io(e) => Self::Io(io::Error::new(e.kind(), e.to_string())),
+            Self::Protocol(e) => Self::Protocol(*e),
+            Self::WriteTimeout => Self::WriteTimeout,
+            _ => Self::Closed,
         }
     }
 }
@@ -75,11 +90,11 @@ impl fmt::Display for Error {
             Self::Io(e) => write!(f, "WebSocket transport error: {e}"),
             Self::Protocol(e) => write!(f, "WebSocket protocol error: {e}"),
             Self::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
+            Self::LocalProtocol(e) => write!(f, "WebSocket message refused: {e}"),
+            Self::LocalHandshake(e) => write!(f, "WebSocket handshake refused locally: {e}"),
             Self::Rejected { status } => write!(f, "WebSocket handshake refused with {status}"),
             Self::HandshakeTimeout => f.write_str("WebSocket handshake timed out"),
-            Self::IdleTimeout => f.write_str("WebSocket idle timeout: nothing received"),
             Self::WriteTimeout => f.write_str("WebSocket write timeout: the peer does not read"),
-            Self::Send(e) => write!(f, "WebSocket message refused: {e}"),
             Self::Closed => f.write_str("WebSocket connection closed"),
             Self::TlsUnsupported => {
                 f.write_str("wss:// needs TLS: enable the `rustls` feature of tidings-io")
@@ -96,7 +111,8 @@ impl std::error::Error for Error {
             Self::Io(e) => Some(e),
             Self::Protocol(e) => Some(e),
             Self::Handshake(e) => Some(e),
-            Self::Send(e) => Some(e),
+            Self::LocalProtocol(e) => Some(e),
+            Self::LocalHandshake(e) => Some(e),
             #[cfg(feature = "rustls")]
             Self::Tls(e) => Some(e),
             _ => None,
@@ -122,11 +138,17 @@ impl From<tidings_handshake::Error> for Error {
     }
 }
 
-impl From<tidings_ws::SendError> for Error {
-    fn from(e: tidings_ws::SendError) -> Self {
+impl From<tidings_handshake::LocalError> for Error {
+    fn from(e: tidings_handshake::LocalError) -> Self {
+        Self::LocalHandshake(e)
+    }
+}
+
+impl From<tidings_ws::LocalError> for Error {
+    fn from(e: tidings_ws::LocalError) -> Self {
         match e {
-            tidings_ws::SendError::Closing => Self::Closed,
-            e => Self::Send(e),
+            tidings_ws::LocalError::Closing => Self::Closed,
+            e => Self::LocalProtocol(e),
         }
     }
 }
@@ -145,7 +167,7 @@ mod tests {
         assert_eq!(e.close_code(), Some(CloseCode::INVALID_PAYLOAD));
         assert!(e.source().is_some());
         assert!(matches!(
-            Error::from(tidings_ws::SendError::Closing),
+            Error::from(tidings_ws::LocalError::Closing),
             Error::Closed
         ));
         assert_eq!(Error::TlsUnsupported.close_code(), None);

@@ -2,34 +2,25 @@
 //! when the server read the head itself), [`connect`] for clients, and
 //! `connect_url` to dial a `ws://` or `wss://` URL on tokio.
 //!
-//! All HTTP is `tidings-handshake`'s; this module only moves bytes under a deadline
-//! ([`Config::handshake_timeout`], which a slowloris peer sending one byte at a time
-//! runs into) and hands the bytes read past the head to the connection, since they
-//! may already be frames.
+//! All HTTP is `tidings-handshake`'s, the answers included (a malformed request gets
+//! [`Rejection::from_error`], a plain one [`Rejection::upgrade_required`]); this
+//! module only moves bytes under a deadline ([`Config::handshake_timeout`], which a
+//! slowloris peer sending one byte at a time runs into) and hands the bytes read
+//! past the head to the connection, since they may already be frames. Each public
+//! function is a thin wrapper of the one that takes the most arguments.
 
-use std::future::{Future, poll_fn};
-use std::io;
+use std::future::Future;
 use std::pin::Pin;
 
-use std::time::Duration;
-
-use bytes::BytesMut;
 use tidings_handshake::{
-    ClientBuilder, Parsed, Rejection, Request, RequestParser, Response, Status, UpgradeRequest,
+    ClientBuilder, Rejection, Request, RequestParser, Response, UpgradeRequest,
 };
 use tidings_ws::Connection;
-#[cfg(feature = "deflate")]
-use tidings_ws::Role;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::transport::{Bounded, Transport, read_before, write_all_before};
+use crate::transport::{Bounded, Deadline, Transport};
 use crate::websocket::WebSocket;
-
-/// How much of the head one read asks for. The parser takes the head in pieces of any
-/// size, so this only trades syscalls for memory; the limit is
-/// [`Config::handshake_limits`].
-const HEAD_READ: usize = 4096;
 
 /// Accepts a WebSocket on `io`, taking any subprotocol-less upgrade request.
 ///
@@ -62,12 +53,27 @@ pub fn accept<S: Transport>(io: S, config: Config) -> impl Future<Output = Accep
 /// .await?;
 /// # Ok(()) }
 /// ```
-pub fn accept_with<S, F>(io: S, config: Config, decide: F) -> impl Future<Output = Accepted<S>>
+pub fn accept_with<S, F>(mut io: S, config: Config, decide: F) -> impl Future<Output = Accepted<S>>
 where
     S: Transport,
     F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
 {
-    on_heap(accept_head(io, config, decide))
+    on_heap(async move {
+        let mut deadline = Deadline::after::<S>(config.handshake_timeout);
+        let mut parser = RequestParser::with_limits(config.handshake_limits);
+        let (request, leftover) = match deadline.read_head(&mut io, |b| parser.parse(b)).await? {
+            Ok((Request::Upgrade(request), leftover)) => (request, leftover),
+            Ok((Request::Plain(_), _)) => {
+                return reject(io, deadline, &Rejection::upgrade_required()).await;
+            }
+            Err(e) => {
+                // The request is refused whether or not the answer gets through.
+                let _ = deadline.refuse(&mut io, &Rejection::from_error(&e)).await;
+                return Err(Error::Handshake(e));
+            }
+        };
+        answer(io, &request, &leftover, config, decide, deadline).await
+    })
 }
 
 /// What the handshake functions resolve to.
@@ -79,54 +85,12 @@ type Accepted<S> = Result<WebSocket<S>, Error>;
 /// keeps that size for the task's whole life; and in `let ws = accept(..).await?`
 /// the handshake future and `ws` are both in that state, side by side. The
 /// handshake's state (the parser, the request head, the answer, copies of the
-/// transport and the config) is about two and a half times a [`WebSocket`]: held
-/// inline, it would stay in every connection's task long after the handshake is
-/// done. Boxed, the caller holds a pointer, and the state is one allocation freed
-/// when the handshake ends. Measured with `benches/e2e` (10,000 idle connections
-/// to an echo server): 4.3 KiB of resident memory per connection before, 2.0 KiB
-/// after (with the outbox's release, `Outbox::shrink`).
+/// transport and the config) is several times a [`WebSocket`]: held inline, it would
+/// stay in every connection's task long after the handshake is done. Boxed, the
+/// caller holds a pointer, and the state is one allocation freed when the handshake
+/// ends (`docs/performance.md`, idle connections).
 fn on_heap<F: Future>(handshake: F) -> Pin<Box<F>> {
     Box::pin(handshake)
-}
-
-/// [`accept_with`], inline: reads the head and answers it.
-async fn accept_head<S, F>(mut io: S, config: Config, decide: F) -> Result<WebSocket<S>, Error>
-where
-    S: Transport,
-    F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
-{
-    let deadline = io.now() + config.handshake_timeout;
-    let mut parser = RequestParser::with_limits(config.handshake_limits);
-    let mut buf = BytesMut::new();
-    let (request, leftover) = loop {
-        let n = read_some(&mut io, &mut buf, deadline).await?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        match parser.parse(&buf) {
-            Ok(Status::Partial) => buf.clear(),
-            Ok(Status::Complete(Parsed { head, consumed })) => {
-                break (head, buf.split_off(consumed));
-            }
-            Err(e) => {
-                let mut answer = Vec::new();
-                Rejection::from_error(&e).encode(&mut answer);
-                // The request is refused whether or not the answer gets through.
-                let _ = write_all(&mut io, &answer, deadline).await;
-                return Err(Error::Handshake(e));
-            }
-        }
-    };
-    let request = match request {
-        Request::Upgrade(request) => request,
-        Request::Plain(_) => {
-            let rejection = Rejection::new(426)
-                .and_then(|r| r.header("Upgrade", "websocket"))
-                .map(|r| r.body("This endpoint speaks WebSocket only.\n"));
-            return reject(io, rejection, deadline).await;
-        }
-    };
-    finish_accept(io, &request, &leftover, config, decide, deadline).await
 }
 
 /// Accepts a WebSocket on `io` from a request head you already parsed, for a
@@ -138,7 +102,7 @@ where
 /// Writes `101 Switching Protocols` within [`Config::handshake_timeout`].
 ///
 /// ```no_run
-/// use tidings_handshake::{Parsed, Request, RequestParser, Status};
+/// use tidings_handshake::{Request, RequestParser, Status};
 /// use tidings_io::{Config, Tokio};
 /// use tokio::io::AsyncReadExt;
 ///
@@ -146,9 +110,7 @@ where
 /// let mut parser = RequestParser::new();
 /// let mut buf = vec![0; 4096];
 /// let n = tcp.read(&mut buf).await?;
-/// if let Status::Complete(Parsed { head: Request::Upgrade(request), consumed }) =
-///     parser.parse(&buf[..n])?
-/// {
+/// if let Status::Complete((Request::Upgrade(request), consumed)) = parser.parse(&buf[..n])? {
 ///     let leftover = &buf[consumed..n];
 ///     let ws = tidings_io::accept_parsed(Tokio::new(tcp), &request, leftover, Config::default())
 ///         .await?;
@@ -186,20 +148,18 @@ where
     S: Transport,
     F: FnOnce(&UpgradeRequest) -> Result<Option<String>, Rejection>,
 {
-    let deadline = io.now() + config.handshake_timeout;
-    on_heap(finish_accept(
-        io, request, leftover, config, decide, deadline,
-    ))
+    let deadline = Deadline::after::<S>(config.handshake_timeout);
+    on_heap(answer(io, request, leftover, config, decide, deadline))
 }
 
 /// Asks `decide`, answers the request, and starts the connection.
-async fn finish_accept<S, F>(
+async fn answer<S, F>(
     mut io: S,
     request: &UpgradeRequest,
     leftover: &[u8],
     config: Config,
     decide: F,
-    deadline: Duration,
+    mut deadline: Deadline,
 ) -> Result<WebSocket<S>, Error>
 where
     S: Transport,
@@ -207,38 +167,29 @@ where
 {
     let protocol = match decide(request) {
         Ok(protocol) => protocol,
-        Err(rejection) => return reject(io, Ok(rejection), deadline).await,
+        Err(rejection) => return reject(io, deadline, &rejection).await,
     };
-    let mut answer = Vec::new();
-    let accepted = match &protocol {
+    let accept = match &protocol {
         Some(p) => request.accept().protocol(p),
         None => Ok(request.accept()),
     };
-    #[cfg(feature = "deflate")]
-    let accepted = accepted.map(|accept| match &config.deflate {
-        Some(preset) => accept.deflate(&crate::deflate::policy(preset)),
-        None => accept,
-    });
-    #[cfg(feature = "deflate")]
-    let mut config = config;
-    match accepted {
-        Ok(accept) => {
-            #[cfg(feature = "deflate")]
-            if let (Some(preset), Some(params)) = (config.deflate, accept.chosen_deflate()) {
-                config.ws.deflate = Some(crate::deflate::agreed(preset, Role::Server, params));
-            }
-            accept.encode(&mut answer);
-        }
+    let accept = match accept {
+        Ok(accept) => accept,
         Err(e) => {
-            // A subprotocol the client never offered: a bug on this side (500).
-            Rejection::from_error(&e).encode(&mut answer);
-            let _ = write_all(&mut io, &answer, deadline).await;
-            return Err(Error::Handshake(e));
+            // A subprotocol the client never offered: a bug on this side.
+            let _ = deadline
+                .refuse(&mut io, &Rejection::from_local_error(&e))
+                .await;
+            return Err(Error::LocalHandshake(e));
         }
-    }
-    write_all(&mut io, &answer, deadline).await?;
+    };
+    #[cfg(feature = "deflate")]
+    let (accept, config) = crate::deflate::accept(accept, config);
+    let mut head = Vec::new();
+    accept.encode(&mut head);
+    deadline.write_all(&mut io, head.into()).await?;
     let conn = Connection::server(ws_config(&config));
-    Ok(WebSocket::from_parts(io, conn, config, protocol, leftover))
+    Ok(WebSocket::from_parts(io, conn, &config, protocol, leftover))
 }
 
 /// Opens a WebSocket on `io`, already connected to the host of `url` (`ws://` or,
@@ -249,72 +200,45 @@ pub fn connect<S: Transport>(
     config: Config,
 ) -> impl Future<Output = Accepted<S>> {
     let builder = ClientBuilder::new(url);
-    on_heap(async move { connect_head(io, builder?, config).await })
+    on_heap(async move { connect_with(io, builder?, config).await })
 }
 
 /// Opens a WebSocket on `io` with a handshake built by `builder` (subprotocols,
 /// `Origin`, extra headers). The chosen subprotocol is
 /// [`WebSocket::protocol`]; a refusal is [`Error::Rejected`].
 pub fn connect_with<S: Transport>(
-    io: S,
-    builder: ClientBuilder,
-    config: Config,
-) -> impl Future<Output = Accepted<S>> {
-    on_heap(connect_head(io, builder, config))
-}
-
-/// [`connect_with`], inline: sends the request and reads the answer.
-async fn connect_head<S: Transport>(
     mut io: S,
     builder: ClientBuilder,
     config: Config,
-) -> Result<WebSocket<S>, Error> {
-    let deadline = io.now() + config.handshake_timeout;
-    let builder = builder.limits(config.handshake_limits);
-    #[cfg(feature = "deflate")]
-    let builder = match &config.deflate {
-        Some(preset) => builder.deflate(crate::deflate::offer(preset)),
-        None => builder,
-    };
-    let mut request = Vec::new();
-    let mut handshake = builder.send_request(&mut request)?;
-    write_all(&mut io, &request, deadline).await?;
-    let mut buf = BytesMut::new();
-    let (accepted, leftover) = loop {
-        let n = read_some(&mut io, &mut buf, deadline).await?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        match handshake.parse(&buf)? {
-            Status::Partial => buf.clear(),
-            Status::Complete(Parsed {
-                head: Response::Accepted(accepted),
-                consumed,
-            }) => break (accepted, buf.split_off(consumed)),
-            Status::Complete(Parsed {
-                head: Response::Rejected(rejected),
-                ..
-            }) => {
-                return Err(Error::Rejected {
-                    status: rejected.status(),
-                });
+) -> impl Future<Output = Accepted<S>> {
+    on_heap(async move {
+        let mut deadline = Deadline::after::<S>(config.handshake_timeout);
+        let builder = builder.limits(config.handshake_limits);
+        #[cfg(feature = "deflate")]
+        let builder = match &config.deflate {
+            Some(preset) => builder.deflate(crate::deflate::offer(preset)),
+            None => builder,
+        };
+        let mut request = Vec::new();
+        let mut handshake = builder.send_request(&mut request);
+        deadline.write_all(&mut io, request.into()).await?;
+        let (accepted, leftover) = match deadline.read_head(&mut io, |b| handshake.parse(b)).await?
+        {
+            Ok((Response::Accepted(accepted), leftover)) => (accepted, leftover),
+            Ok((Response::Rejected(rejected), _)) => {
+                let status = rejected.status();
+                return Err(Error::Rejected { status });
             }
-        }
-    };
-    let protocol = accepted.protocol().map(str::to_owned);
-    // A server that accepted an offer made by hand (through the builder) is
-    // served with the default preset.
-    #[cfg(feature = "deflate")]
-    let config = {
-        let mut config = config;
-        if let Some(params) = accepted.deflate() {
-            let preset = config.deflate.unwrap_or_default();
-            config.ws.deflate = Some(crate::deflate::agreed(preset, Role::Client, params));
-        }
-        config
-    };
-    let conn = Connection::client(ws_config(&config));
-    Ok(WebSocket::from_parts(io, conn, config, protocol, &leftover))
+            Err(e) => return Err(Error::Handshake(e)),
+        };
+        #[cfg(feature = "deflate")]
+        let config = crate::deflate::connected(accepted.deflate(), config);
+        let protocol = accepted.protocol().map(str::to_owned);
+        let conn = Connection::client(ws_config(&config));
+        Ok(WebSocket::from_parts(
+            io, conn, &config, protocol, &leftover,
+        ))
+    })
 }
 
 /// Dials `url` over TCP, with `TCP_NODELAY`, and opens a WebSocket on it.
@@ -328,28 +252,16 @@ async fn connect_head<S: Transport>(
 ///
 /// # Errors
 ///
-/// [`Error::Handshake`] for a malformed URL, [`Error::Io`] when the dial fails,
+/// [`Error::LocalHandshake`] for a malformed URL, [`Error::Io`] when the dial fails,
 /// `Error::Tls` when TLS does, [`Error::HandshakeTimeout`], and the errors of
 /// [`connect_with`].
 #[cfg(feature = "tokio")]
-pub async fn connect_url(
-    url: &str,
-    config: Config,
-) -> Result<WebSocket<crate::Tokio<crate::MaybeTlsStream>>, Error> {
-    let builder = ClientBuilder::new(url)?;
+pub async fn connect_url(url: &str, config: Config) -> Result<WebSocket<TlsTokio>, Error> {
     #[cfg(feature = "rustls")]
-    let tls = builder.uri().is_secure().then(crate::tls::client_config);
+    let tls = Some(crate::tls::client_config());
     #[cfg(not(feature = "rustls"))]
-    if builder.uri().is_secure() {
-        return Err(Error::TlsUnsupported);
-    }
-    dial_and_connect(
-        builder,
-        config,
-        #[cfg(feature = "rustls")]
-        tls,
-    )
-    .await
+    let tls = None;
+    dial_and_connect(url, config, tls).await
 }
 
 /// [`connect_url`], with `tls` as the TLS client config for a `wss://` URL (it is
@@ -366,33 +278,32 @@ pub async fn connect_url_with_tls(
     url: &str,
     config: Config,
     tls: std::sync::Arc<rustls::ClientConfig>,
-) -> Result<WebSocket<crate::Tokio<crate::MaybeTlsStream>>, Error> {
-    let builder = ClientBuilder::new(url)?;
-    let tls = builder.uri().is_secure().then_some(tls);
-    dial_and_connect(builder, config, tls).await
+) -> Result<WebSocket<TlsTokio>, Error> {
+    dial_and_connect(url, config, Some(tls)).await
 }
 
-/// Dials the builder's host, under TLS when `tls` is given, then runs the handshake.
+/// The transport `connect_url` dials.
+#[cfg(feature = "tokio")]
+type TlsTokio = crate::Tokio<crate::MaybeTlsStream>;
+
+/// Dials the URL's host, under TLS for `wss://`, then runs the handshake.
 #[cfg(feature = "tokio")]
 async fn dial_and_connect(
-    builder: ClientBuilder,
+    url: &str,
     config: Config,
-    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<rustls::ClientConfig>>,
-) -> Result<WebSocket<crate::Tokio<crate::MaybeTlsStream>>, Error> {
+    tls: Option<crate::stream::TlsConfig>,
+) -> Result<WebSocket<TlsTokio>, Error> {
+    let builder = ClientBuilder::new(url)?;
     let uri = builder.uri();
-    let dial = crate::stream::dial(
-        uri.host(),
-        uri.port(),
-        #[cfg(feature = "rustls")]
-        tls,
-    );
+    let tls = match (uri.is_secure(), tls) {
+        (false, _) => None,
+        (true, None) => return Err(Error::TlsUnsupported),
+        (true, tls) => tls,
+    };
+    let dial = crate::stream::dial(uri.host(), uri.port(), tls);
     let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
         Err(_) => return Err(Error::HandshakeTimeout),
-        Ok(Ok(stream)) => stream,
-        #[cfg(feature = "rustls")]
-        Ok(Err(e)) => return Err(crate::tls::rustls_error(e).map_or_else(Error::Io, Error::Tls)),
-        #[cfg(not(feature = "rustls"))]
-        Ok(Err(e)) => return Err(Error::Io(e)),
+        Ok(stream) => stream.map_err(crate::stream::dial_error)?,
     };
     connect_with(crate::Tokio::new(stream), builder, config).await
 }
@@ -404,49 +315,25 @@ pub(crate) fn ws_config(config: &Config) -> tidings_ws::Config {
     ws
 }
 
-/// Sends a rejection and reports it.
+/// Sends `rejection` and reports it.
 async fn reject<S: Transport, T>(
     mut io: S,
-    rejection: Result<Rejection, tidings_handshake::Error>,
-    deadline: Duration,
+    mut deadline: Deadline,
+    rejection: &Rejection,
 ) -> Result<T, Error> {
-    let rejection = rejection?;
-    let mut answer = Vec::new();
-    rejection.encode(&mut answer);
-    write_all(&mut io, &answer, deadline).await?;
-    // Best effort: the peer may already be gone.
-    let _ = poll_fn(|cx| io.poll_shutdown(cx)).await;
+    deadline.refuse(&mut io, rejection).await?;
     Err(Error::Rejected {
         status: rejection.status(),
     })
 }
 
-/// Reads some bytes (appended to `buf`) before `deadline`.
-async fn read_some<S: Transport>(
-    io: &mut S,
-    buf: &mut BytesMut,
-    deadline: Duration,
-) -> Result<usize, Error> {
-    read_before(io, buf, HEAD_READ, deadline)
-        .await
-        .map_err(handshake_error)
-}
-
-/// Writes and flushes `bytes` before `deadline`.
-async fn write_all<S: Transport>(
-    io: &mut S,
-    bytes: &[u8],
-    deadline: Duration,
-) -> Result<(), Error> {
-    write_all_before(io, bytes, deadline)
-        .await
-        .map_err(handshake_error)
-}
-
-fn handshake_error(e: Bounded) -> Error {
-    match e {
-        Bounded::TimedOut => Error::HandshakeTimeout,
-        Bounded::Io(e) => Error::Io(e),
+impl From<Bounded> for Error {
+    fn from(e: Bounded) -> Self {
+        match e {
+            Bounded::TimedOut => Self::HandshakeTimeout,
+            Bounded::Io(e) => Self::Io(e),
+            Bounded::Closed => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
+        }
     }
 }
 

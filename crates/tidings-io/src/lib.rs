@@ -16,7 +16,8 @@
 //!                         ▼
 //!     AsyncWrite ◄── vectored writes ◄── poll_transmit(now)
 //!
-//!     runtime timer ──► handle_timeout(now) at poll_timeout()  (keepalive, close)
+//!     runtime timer ──► handle_timeout(now) at poll_timeout()
+//!                       (keepalive, message, idle and close timeouts: the core's)
 //!     should_close_transport() ──► shutdown(Write)
 //! ```
 //!
@@ -34,7 +35,7 @@
 //! [`PreparedMessage`], encoded once for every connection.
 //!
 //! TLS: the `rustls` feature makes `connect_url` dial `wss://` (and
-//! `sse::TlsDialer` `https://`) with rustls and an explicitly chosen crypto
+//! `sse::Dialer` `https://`) with rustls and an explicitly chosen crypto
 //! provider; a server wraps its TLS stream like any other (`tls` module docs).
 //! Runnable servers are in `examples/`: echo on tokio (`echo_tokio`) and on smol
 //! (`echo_smol`), a chat room using broadcast (`chat`), one port serving a page,
@@ -100,7 +101,7 @@
 //! - `futures-io`: `FuturesIo`, for futures-io streams and `async-io` timers.
 //! - `http-body`: `sse::SseBody`, an `http_body::Body` of events.
 //! - `rustls` (implies `tokio`): `wss://` in `connect_url` and
-//!   `connect_url_with_tls`, `https://` with `sse::TlsDialer`, and the `tls`
+//!   `connect_url_with_tls`, `https://` with `sse::Dialer`, and the `tls`
 //!   module (rustls 0.23 with its `ring` provider, `webpki-roots` anchors).
 //!
 //! `tokio` and `futures-io` can be on at once. With neither, the crate has no
@@ -110,11 +111,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod clock;
 mod config;
 #[cfg(feature = "deflate")]
 mod deflate;
+mod driver;
 mod error;
 mod handshake;
+mod outbox;
 mod split;
 pub mod sse;
 #[cfg(feature = "tokio")]

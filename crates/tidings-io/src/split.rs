@@ -6,7 +6,9 @@
 //! is written and every timer. What the reader learns that makes the writer write (a
 //! ping to answer, the peer's close to echo, a failure to close with, a frame that
 //! proves the peer alive) comes out of the reader as opaque [`Signal`]s, which must
-//! reach the writer in order. So:
+//! reach the writer in order. Each half runs one piece of the driver (`driver.rs`,
+//! the same pieces a whole [`WebSocket`](crate::WebSocket) runs side by side), and
+//! the signals travel between them through a channel:
 //!
 //! ```text
 //!   WsReader: read half ──► RecvHalf ──► poll_event ──► recv() / Stream
@@ -40,99 +42,54 @@
 //! the writer, so "the peer closed" is never seen before the writer knows it.
 
 use std::future::{Future, poll_fn};
-use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tidings_ws::{CloseCode, PreparedMessage, RecvHalf, SendHalf, Signal, State};
+use tidings_ws::{CloseCode, Connection, PreparedMessage, RecvHalf, SendHalf, Signal};
 
-use crate::config::Config;
+use crate::driver::{self, Drive, Reader, Writer, to_message};
 use crate::error::Error;
-use crate::transport::ReadSize;
-use crate::transport::sealed::{ReadIo, Split, WriteIo};
-use crate::websocket::{Message, Outbox, to_message};
+use crate::transport::sealed::Split;
+use crate::websocket::Message;
 
 /// How many signals may wait between the halves before they wait in the core.
 pub const SIGNAL_QUEUE: usize = 16;
 
-/// What the halves share besides the channels: when something was last received, in
-/// nanoseconds on the transport's clock (for the idle timeout, which the writer runs).
-#[derive(Debug)]
-struct Shared {
-    last_received: AtomicU64,
-}
-
-impl Shared {
-    fn received(&self, now: Duration) {
-        let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-        self.last_received.store(nanos, Ordering::Relaxed);
-    }
-
-    fn last_received(&self) -> Duration {
-        Duration::from_nanos(self.last_received.load(Ordering::Relaxed))
-    }
-}
-
-/// Makes the two halves; called by [`WebSocket::split`](crate::WebSocket::split).
-pub(crate) struct Parts<S: Split> {
-    pub(crate) io: S,
-    pub(crate) recv: RecvHalf,
-    pub(crate) send: SendHalf,
-    pub(crate) config: Config,
-    pub(crate) protocol: Option<String>,
-    pub(crate) out: Outbox,
-    pub(crate) eof: bool,
-    pub(crate) finished: bool,
-    pub(crate) failure: Option<Error>,
-    pub(crate) last_received: Duration,
-}
-
-impl<S: Split> Parts<S> {
-    pub(crate) fn split(self) -> (WsReader<S>, WsWriter<S>) {
-        let (read_io, write_io) = self.io.split();
-        let (signal_tx, signal_rx) = mpsc::channel(SIGNAL_QUEUE - 1);
-        let (ended_tx, ended_rx) = oneshot::channel();
-        let shared = Arc::new(Shared {
-            last_received: AtomicU64::new(0),
-        });
-        shared.received(self.last_received);
-        let reader = WsReader {
-            io: read_io,
-            half: self.recv,
-            read_size: ReadSize::new(self.config.read_buffer_size),
-            stamp: self.config.idle_timeout.is_some(),
-            signals: signal_tx,
-            stashed: None,
-            writer_gone: false,
-            ended: Some(ended_rx),
-            shared: shared.clone(),
-            held: None,
-            eof: self.eof,
-            finished: self.finished,
-            failure: self.failure,
-        };
-        let writer = WsWriter {
-            io: write_io,
-            half: self.send,
-            config: self.config,
-            protocol: self.protocol,
-            out: self.out,
-            signals: Some(signal_rx),
-            ended: Some(ended_tx),
-            shared,
-            draining: false,
-            finished: self.finished,
-            failure: None,
-            linger: None,
-        };
-        (reader, writer)
-    }
+/// Cuts a connection in two; called by [`WebSocket::split`](crate::WebSocket::split).
+pub(crate) fn split<S: Split>(
+    io: S,
+    conn: Connection,
+    reader: Reader,
+    mut writer: Writer,
+    protocol: Option<String>,
+) -> (WsReader<S>, WsWriter<S>) {
+    let (read_io, write_io) = io.split();
+    let (recv, send) = conn.into_split();
+    let (signal_tx, signal_rx) = mpsc::channel(SIGNAL_QUEUE - 1);
+    let (ended_tx, ended_rx) = oneshot::channel();
+    let reader = WsReader {
+        io: read_io,
+        half: recv,
+        reader,
+        signals: signal_tx,
+        stashed: None,
+        ended: Some(ended_rx),
+        held: None,
+        finished: writer.finished,
+        failure: writer.failure.take(),
+    };
+    let writer = WsWriter {
+        io: write_io,
+        half: send,
+        writer,
+        protocol,
+        signals: Some(signal_rx),
+        ended: Some(ended_tx),
+    };
+    (reader, writer)
 }
 
 /// The reading half of a [`WebSocket`](crate::WebSocket): a [`Stream`] of
@@ -149,21 +106,14 @@ impl<S: Split> Parts<S> {
 pub struct WsReader<S: Split> {
     io: S::ReadHalf,
     half: RecvHalf,
-    /// How many bytes the next read asks for.
-    read_size: ReadSize,
-    /// Record receive times for the idle timeout.
-    stamp: bool,
+    reader: Reader,
     signals: mpsc::Sender<Signal>,
     /// A signal taken from the core while the channel was full.
     stashed: Option<Signal>,
-    /// The writer was dropped: signals have nowhere to go.
-    writer_gone: bool,
     /// Fires when the writer ended the connection, with its error if any.
     ended: Option<oneshot::Receiver<Option<Error>>>,
-    shared: Arc<Shared>,
     /// A close or an error, waiting until the signals before it are with the writer.
     held: Option<Result<Message, Error>>,
-    eof: bool,
     finished: bool,
     failure: Option<Error>,
 }
@@ -201,64 +151,36 @@ impl<S: Split> WsReader<S> {
             }
             self.poll_forward(cx);
             match self.half.poll_event() {
-                Ok(Some(event)) => {
-                    let Some(message) = to_message(event) else {
-                        continue;
-                    };
-                    if matches!(message, Message::Close(_)) {
-                        self.held = Some(Ok(message));
-                        continue;
+                Ok(Some(event)) => match to_message(event) {
+                    // "The peer closed" is told once the writer knows it.
+                    Some(message @ Message::Close(_)) => self.held = Some(Ok(message)),
+                    Some(message) => {
+                        self.poll_forward(cx);
+                        return Poll::Ready(Some(Ok(message)));
                     }
-                    self.poll_forward(cx);
-                    return Poll::Ready(Some(Ok(message)));
+                    None => {}
+                },
+                Ok(None) if self.reader.eof => {
+                    // Every event is out; the stream ends once the writer knows.
+                    if !self.poll_forward(cx) {
+                        return Poll::Pending;
+                    }
+                    self.finished = true;
                 }
-                Ok(None) => {}
+                Ok(None) => match self.reader.poll_read(cx, &mut self.io, &mut self.half) {
+                    Poll::Ready(Err(e)) if !self.half.is_done() => {
+                        self.failure.get_or_insert(Error::Io(e));
+                    }
+                    Poll::Ready(_) => {}
+                    Poll::Pending => {
+                        self.half.shrink_buffers();
+                        return Poll::Pending;
+                    }
+                },
                 Err(e) => {
                     let e = self.failure.take().unwrap_or(Error::Protocol(e));
                     self.held = Some(Err(e));
                     self.finished = true;
-                    continue;
-                }
-            }
-            if self.eof {
-                // Every event is out; the stream ends once the writer knows.
-                if !self.poll_forward(cx) {
-                    return Poll::Pending;
-                }
-                self.finished = true;
-                continue;
-            }
-            let done = self.half.is_done();
-            // The rest of a large frame at once, else the adaptive size.
-            let size = self.read_size.for_frame(self.half.frame_bytes_wanted());
-            let buf = self.half.read_buffer();
-            let before = buf.len();
-            let read = self.io.poll_read_into(cx, buf, size);
-            if done {
-                // Input is over: read only to see the end of stream.
-                self.half.read_buffer().truncate(before);
-            }
-            match read {
-                Poll::Ready(Ok(0)) => {
-                    self.eof = true;
-                    self.half.handle_eof();
-                }
-                Poll::Ready(Ok(n)) => {
-                    self.read_size.record(n);
-                    if self.stamp {
-                        self.shared.received(self.io.now());
-                    }
-                }
-                Poll::Ready(Err(e)) => {
-                    if !done {
-                        self.failure.get_or_insert(Error::Io(e));
-                    }
-                    self.eof = true;
-                    self.half.handle_eof();
-                }
-                Poll::Pending => {
-                    self.half.shrink_buffers();
-                    return Poll::Pending;
                 }
             }
         }
@@ -271,16 +193,10 @@ impl<S: Split> WsReader<S> {
             let Some(signal) = self.stashed.take().or_else(|| self.half.poll_signal()) else {
                 return true;
             };
-            if self.writer_gone {
-                continue;
-            }
             match self.signals.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    if self.signals.start_send(signal).is_err() {
-                        self.writer_gone = true;
-                    }
-                }
-                Poll::Ready(Err(_)) => self.writer_gone = true,
+                // A failed send: the writer was dropped, the signal has nowhere to go.
+                Poll::Ready(Ok(())) => drop(self.signals.start_send(signal)),
+                Poll::Ready(Err(_)) => {}
                 Poll::Pending => {
                     self.stashed = Some(signal);
                     return false;
@@ -302,7 +218,6 @@ impl<S: Split> std::fmt::Debug for WsReader<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsReader")
             .field("half", &self.half)
-            .field("eof", &self.eof)
             .field("finished", &self.finished)
             .finish_non_exhaustive()
     }
@@ -339,22 +254,12 @@ impl<S: Split> std::fmt::Debug for WsReader<S> {
 pub struct WsWriter<S: Split> {
     io: S::WriteHalf,
     half: SendHalf,
-    config: Config,
+    writer: Writer,
     protocol: Option<String>,
-    out: Outbox,
     /// `None` once the reader is gone.
     signals: Option<mpsc::Receiver<Signal>>,
     /// Tells the reader the connection ended.
     ended: Option<oneshot::Sender<Option<Error>>>,
-    shared: Arc<Shared>,
-    /// `send` is waiting for the queue to fall to the low watermark.
-    draining: bool,
-    /// The transport is shut down (or failed, or given up on).
-    finished: bool,
-    /// The error to report from the writer's next call.
-    failure: Option<Error>,
-    /// Give up writing to a peer that does not read, at this time.
-    linger: Option<Duration>,
 }
 
 impl<S: Split> WsWriter<S> {
@@ -365,43 +270,33 @@ impl<S: Split> WsWriter<S> {
 
     /// Bytes queued for the transport.
     pub fn buffered_amount(&self) -> usize {
-        self.half.buffered_amount() + self.out.len()
+        self.writer.buffered_amount(&self.half)
     }
 
     /// As [`WebSocket::send`](crate::WebSocket::send): queues a message and writes
-    /// until at most [`Config::write_high_watermark`] bytes are left queued.
+    /// until at most [`Config::write_high_watermark`](crate::Config::write_high_watermark)
+    /// bytes are left queued.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_ready_send(cx)).await?;
-        self.start_send_message(message)?;
-        let high = self.config.write_high_watermark;
-        poll_fn(|cx| self.poll_run(cx, Some(high))).await
+        driver::send(self, |half| driver::queue(half, message)).await
     }
 
     /// Queues a message encoded once for many connections (broadcast), waiting for
     /// room as [`send`](Self::send) does. On a server the prepared frames are queued
     /// as they are, without a copy.
     pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_ready_send(cx)).await?;
-        self.half.send_prepared(message)?;
-        let high = self.config.write_high_watermark;
-        poll_fn(|cx| self.poll_run(cx, Some(high))).await
+        driver::send(self, |half| half.send_prepared(message)).await
     }
 
     /// Writes everything queued and flushes the transport.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_run(cx, Some(0))).await
+        poll_fn(|cx| self.poll_drain(cx, true)).await
     }
 
     /// Starts the closing handshake (unless started) and writes until the transport
     /// is shut down, which needs the [`WsReader`] polled to see the peer's answer;
     /// ends within [`tidings_ws::Config::close_timeout`] anyway.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if !self.finished {
-            match self.half.close(code, reason) {
-                Ok(()) | Err(tidings_ws::SendError::Closing) => {}
-                Err(e) => return Err(Error::Send(e)),
-            }
-        }
+        self.start_close(code, reason)?;
         self.closed().await
     }
 
@@ -410,109 +305,38 @@ impl<S: Split> WsWriter<S> {
     /// returns, with the error that ended it if any. Cancel safe: select on it next to
     /// whatever the writer task waits for.
     pub async fn closed(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_run(cx, None)).await
+        poll_fn(|cx| self.poll_closed(cx)).await
     }
 
     /// Ready when a message may be queued (see
     /// [`WebSocket::poll_ready_send`](crate::WebSocket::poll_ready_send)).
     pub fn poll_ready_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.take_signals(cx);
-        if let Some(e) = self.failure.take() {
-            return Poll::Ready(Err(e));
-        }
-        if self.finished || self.half.state() != State::Open {
-            return Poll::Ready(Err(Error::Closed));
-        }
-        let high = self.config.write_high_watermark;
-        if self.buffered_amount() > high {
-            self.draining = true;
-        }
-        if self.draining {
-            let low = self.config.write_low_watermark.min(high);
-            ready!(self.poll_run(cx, Some(low)))?;
-            self.draining = false;
-        }
-        Poll::Ready(Ok(()))
+        Drive::poll_ready_send(self, cx)
     }
 
-    /// Hands a message to the core (no I/O).
-    fn start_send_message(&mut self, message: Message) -> Result<(), Error> {
-        if self.finished {
-            return Err(Error::Closed);
-        }
-        let sent = match message {
-            Message::Text(text) => self.half.send_text(text),
-            Message::Binary(data) => self.half.send_binary(data),
-            Message::Ping(data) => self.half.send_ping(data),
-            Message::Pong(data) => self.half.send_pong(data),
-            Message::Close(None) => self.half.close(CloseCode::NORMAL, ""),
-            Message::Close(Some(frame)) => self.half.close(frame.code, frame.reason.as_str()),
-        };
-        Ok(sent?)
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.drive(cx, |writer, cx, io, half| {
+            writer.poll_run(cx, io, half, None)
+        }));
+        Poll::Ready(self.writer.failure.take().map_or(Ok(()), Err))
+    }
+}
+
+impl<S: Split> Drive for WsWriter<S> {
+    type Io = S::WriteHalf;
+
+    fn parts(&mut self) -> (&mut Writer, &mut SendHalf) {
+        (&mut self.writer, &mut self.half)
     }
 
-    /// The writer's loop: signals from the reader, writes, shutting the transport
-    /// down when the core says, timers. With `limit`, ready once at most that many
-    /// bytes are queued (and, at 0, flushed); without, once the connection is over.
-    fn poll_run(&mut self, cx: &mut Context<'_>, limit: Option<usize>) -> Poll<Result<(), Error>> {
-        loop {
-            if self.finished {
-                return Poll::Ready(match self.failure.take() {
-                    Some(e) => Err(e),
-                    None if limit.is_none_or(|l| self.buffered_amount() <= l) => Ok(()),
-                    None => Err(Error::Closed),
-                });
-            }
-            // 1. What the reader learned, in order.
-            self.take_signals(cx);
-            if let Some(e) = self.half.poll_error() {
-                self.failure.get_or_insert(Error::Protocol(e));
-            }
-            if self.half.state() != State::Open && self.linger.is_none() {
-                self.linger = Some(self.io.now() + self.half.config().close_timeout);
-            }
-            // 2. Writes; `Pending` leaves the waker with the transport.
-            let now = self.io.now();
-            let half = &mut self.half;
-            if let Poll::Ready(Err(e)) = self
-                .out
-                .poll_write(cx, &mut self.io, now, || half.poll_transmit(now))
-            {
-                self.finish(Some(Error::Io(e)));
-                continue;
-            }
-            // 3. The core says when the transport should go.
-            if self.out.is_empty() && self.half.should_close_transport() {
-                // A failed shutdown changes nothing: the connection is over either way.
-                let _ = ready!(self.io.poll_shutdown(cx));
-                self.finish(None);
-                continue;
-            }
-            if let Some(limit) = limit {
-                if self.buffered_amount() <= limit {
-                    return Poll::Ready(Ok(()));
-                }
-            }
-            // 4. Timers.
-            if let Some(deadline) = self.next_deadline() {
-                if deadline <= now || self.io.poll_sleep_until(cx, deadline).is_ready() {
-                    self.fire_timers(self.io.now());
-                    continue;
-                }
-            } else {
-                // No deadline: no timer left in the wheel (see `cancel_sleep`).
-                self.io.cancel_sleep();
-            }
-            if self.out.is_empty() {
-                self.half.shrink_buffers();
-                self.out.shrink();
-            }
-            return Poll::Pending;
-        }
-    }
-
-    /// Applies the reader's signals; registers for more.
-    fn take_signals(&mut self, cx: &mut Context<'_>) {
+    /// Applies the reader's signals, runs `poll`, tells the reader once the
+    /// connection is over, and frees idle buffers when it waits.
+    fn drive<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Writer, &mut Context<'_>, &mut Self::Io, &mut SendHalf) -> Poll<T>,
+    ) -> Poll<T> {
+        // What the reader learned, in order; registers for more.
         while let Some(signals) = &mut self.signals {
             match Pin::new(signals).poll_next(cx) {
                 Poll::Ready(Some(signal)) => self.half.handle_signal(signal),
@@ -521,65 +345,17 @@ impl<S: Split> WsWriter<S> {
                 Poll::Pending => break,
             }
         }
-    }
-
-    /// The earliest of the core's deadline and this crate's own.
-    fn next_deadline(&self) -> Option<Duration> {
-        let idle = match (self.config.idle_timeout, self.half.state()) {
-            (Some(idle), State::Open) => Some(self.shared.last_received() + idle),
-            _ => None,
-        };
-        let write = self.out.write_deadline(self.config.write_timeout);
-        [self.half.poll_timeout(), idle, self.linger, write]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    fn fire_timers(&mut self, now: Duration) {
-        self.half.handle_timeout(now);
-        if self.out.write_timed_out(self.config.write_timeout, now) {
-            // The peer takes nothing: what is queued will never leave.
-            self.out.clear();
-            self.finish(Some(Error::WriteTimeout));
-            return;
-        }
-        if self.linger.is_some_and(|at| at <= now) {
-            self.linger = None;
-            if !self.out.is_empty() || self.half.has_transmit() {
-                // The peer would not take what is left: drop it and end.
-                self.finish(None);
+        let polled = poll(&mut self.writer, cx, &mut self.io, &mut self.half);
+        if self.writer.finished {
+            if let Some(ended) = self.ended.take() {
+                // The reader may be gone; then nobody needs to know.
+                let _ = ended.send(self.writer.failure.as_ref().map(Error::copy));
             }
+        } else if polled.is_pending() {
+            self.half.shrink_buffers();
+            self.writer.out.shrink();
         }
-        if let Some(idle) = self.config.idle_timeout {
-            if self.half.state() == State::Open && self.shared.last_received() + idle <= now {
-                let _ = self.half.close(CloseCode::GOING_AWAY, "idle timeout");
-                self.failure.get_or_insert(Error::IdleTimeout);
-            }
-        }
-    }
-
-    /// The connection is over on the writer's side: tell the reader.
-    fn finish(&mut self, failure: Option<Error>) {
-        self.finished = true;
-        if let Some(e) = failure {
-            self.failure.get_or_insert(e);
-        }
-        if let Some(ended) = self.ended.take() {
-            // The reader may be gone; then nobody needs to know.
-            let _ = ended.send(self.failure.as_ref().map(copy_error));
-        }
-    }
-}
-
-/// The reader's copy of the writer's error (`io::Error` is not `Clone`).
-fn copy_error(e: &Error) -> Error {
-    match e {
-        Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
-        Error::Protocol(e) => Error::Protocol(*e),
-        Error::IdleTimeout => Error::IdleTimeout,
-        Error::WriteTimeout => Error::WriteTimeout,
-        _ => Error::Closed,
+        polled
     }
 }
 
@@ -591,21 +367,19 @@ impl<S: Split> Sink<Message> for WsWriter<S> {
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.get_mut().start_send_message(item)
+        self.get_mut().queue_with(|half| driver::queue(half, item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_run(cx, Some(0))
+        self.get_mut().poll_drain(cx, true)
     }
 
     /// Starts the closing handshake with 1000 (unless started) and writes until the
     /// transport is shut down.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
-        if this.half.state() == State::Open && !this.finished {
-            this.start_send_message(Message::Close(None))?;
-        }
-        this.poll_run(cx, None)
+        this.start_close(CloseCode::NORMAL, "")?;
+        this.poll_closed(cx)
     }
 }
 
@@ -614,8 +388,7 @@ impl<S: Split> std::fmt::Debug for WsWriter<S> {
         f.debug_struct("WsWriter")
             .field("half", &self.half)
             .field("protocol", &self.protocol)
-            .field("in_hand", &self.out.len())
-            .field("finished", &self.finished)
+            .field("finished", &self.writer.finished)
             .finish_non_exhaustive()
     }
 }

@@ -82,14 +82,6 @@ impl AsyncWrite for MaybeTlsStream {
         each!(self, io => io.poll_write_vectored(cx, bufs))
     }
 
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(io) => io.is_write_vectored(),
-            #[cfg(feature = "rustls")]
-            Self::Rustls(io) => io.is_write_vectored(),
-        }
-    }
-
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         each!(self, io => io.poll_flush(cx))
     }
@@ -99,27 +91,46 @@ impl AsyncWrite for MaybeTlsStream {
     }
 }
 
+/// The TLS client settings [`dial`] takes: rustls' with the `rustls` feature, none
+/// (an uninhabited type) without.
+#[cfg(feature = "rustls")]
+pub(crate) type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
+#[cfg(not(feature = "rustls"))]
+pub(crate) type TlsConfig = std::convert::Infallible;
+
 /// Dials `host:port` with `TCP_NODELAY`, then, when `tls` is given, runs a TLS
 /// client handshake with `host` as the server name (SNI, and the name the
 /// certificate must carry).
 ///
 /// A TLS failure is an [`io::Error`] of kind `InvalidData` whose inner error is the
-/// `rustls::Error` (tokio-rustls' convention).
+/// `rustls::Error` (tokio-rustls' convention; [`dial_error`] takes it out).
 pub(crate) async fn dial(
     host: &str,
     port: u16,
-    #[cfg(feature = "rustls")] tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tls: Option<TlsConfig>,
 ) -> io::Result<MaybeTlsStream> {
     let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
+    let Some(config) = tls else {
+        return Ok(MaybeTlsStream::Plain(tcp));
+    };
+    #[cfg(not(feature = "rustls"))]
+    match config {}
     #[cfg(feature = "rustls")]
-    if let Some(config) = tls {
+    {
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await?;
-        return Ok(MaybeTlsStream::Rustls(Box::new(tls)));
+        Ok(MaybeTlsStream::Rustls(Box::new(tls)))
     }
-    Ok(MaybeTlsStream::Plain(tcp))
+}
+
+/// The error of a failed [`dial`]: the TLS error it carries, if any.
+pub(crate) fn dial_error(e: io::Error) -> crate::Error {
+    #[cfg(feature = "rustls")]
+    return crate::tls::rustls_error(e).map_or_else(crate::Error::Io, crate::Error::Tls);
+    #[cfg(not(feature = "rustls"))]
+    crate::Error::Io(e)
 }

@@ -18,7 +18,7 @@
 //! so the behaviour does not depend on the host's certificate store. For a private
 //! CA or a self-signed test certificate, build a `ClientConfig` from [`provider`]
 //! and pass it to [`connect_url_with_tls`](crate::connect_url_with_tls) or
-//! [`TlsDialer::new`](crate::sse::TlsDialer::new).
+//! [`Dialer::tls`](crate::sse::Dialer::tls).
 //!
 //! # A server
 //!
@@ -111,21 +111,14 @@ pub fn client_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
-/// Takes the `rustls::Error` out of an [`std::io::Error`] from a TLS stream, when
-/// that is what it carries.
+/// The `rustls::Error` an [`std::io::Error`] from a TLS stream carries, if any.
 pub(crate) fn rustls_error(e: std::io::Error) -> Result<rustls::Error, std::io::Error> {
-    if !e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-        return Err(e);
-    }
-    let kind = e.kind();
     match e
-        .into_inner()
-        .map(|inner| inner.downcast::<rustls::Error>())
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        Some(Ok(tls)) => Ok(*tls),
-        // Not reachable after the check above; total all the same.
-        Some(Err(other)) => Err(std::io::Error::new(kind, other)),
-        None => Err(kind.into()),
+        Some(tls) => Ok(tls.clone()),
+        None => Err(e),
     }
 }
 

@@ -48,6 +48,7 @@ async fn page_events_and_websocket_on_one_port() {
     config.event_source.reconnection_time = Duration::from_millis(20);
     let source = EventSource::connect_url(&format!("http://{addr}/events"), config).unwrap();
     let ticks: Vec<(String, String)> = source
+        .messages()
         .take(2)
         .map(|e| {
             let e = e.unwrap();

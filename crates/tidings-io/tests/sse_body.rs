@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{StreamExt as _, stream};
 use http_body::Body;
-use tidings_io::sse::{Event, SseBody};
+use tidings_io::sse::{ServerSentEvent, SseBody};
 
 /// Polls once with a no-op waker: `Some(frame data)`, `None` at the end, or
 /// `Err("pending")`.
@@ -29,9 +29,9 @@ where
 #[test]
 fn frames_are_the_encoded_events() {
     let events = stream::iter([
-        Event::data("one").id("1"),
-        Event::comment("note"),
-        Event::data("a\nb").event("two"),
+        ServerSentEvent::data("one").id("1"),
+        ServerSentEvent::comment("note"),
+        ServerSentEvent::data("a\nb").event("two"),
     ]);
     let mut body = SseBody::new(events);
     let mut frames = Vec::new();
@@ -53,17 +53,17 @@ fn frames_are_the_encoded_events() {
 #[test]
 fn an_invalid_event_ends_the_body_with_its_error() {
     let mut body = SseBody::new(stream::iter([
-        Event::data("x").id("a\nb"),
-        Event::data("y"),
+        ServerSentEvent::data("x").id("a\nb"),
+        ServerSentEvent::data("y"),
     ]));
     let first = poll_once(&mut body).unwrap().unwrap();
-    assert_eq!(first, Err(tidings_sse::Error::InvalidId));
+    assert_eq!(first, Err(tidings_sse::LocalError::InvalidId));
     assert_eq!(poll_once(&mut body).unwrap(), None);
 }
 
 #[test]
 fn keep_alive_only_after_a_silent_tick() {
-    let events = stream::iter([Event::data("x")]).chain(stream::pending());
+    let events = stream::iter([ServerSentEvent::data("x")]).chain(stream::pending());
     let ticks = stream::iter([(), (), ()]);
     let mut body = SseBody::new(Box::pin(events)).keep_alive_on(ticks);
     assert_eq!(

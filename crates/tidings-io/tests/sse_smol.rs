@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 use tidings_io::FuturesIo;
-use tidings_io::sse::{ClientConfig, Event, EventSource, ServerConfig, SseWriter, Url};
+use tidings_io::sse::{ClientConfig, EventSource, ServerConfig, ServerSentEvent, SseWriter, Url};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -30,10 +30,13 @@ fn dial(
     async move { TcpStream::connect(addr).await.map(FuturesIo::new) }
 }
 
+/// A short, exact reconnection time, and no read timeout: the stream must still wait
+/// on its connection when the machine has no deadline.
 fn quick_client() -> ClientConfig {
     let mut config = ClientConfig::default();
     config.event_source.reconnection_time = Duration::from_millis(20);
     config.event_source.backoff = None;
+    config.event_source.read_timeout = None;
     config
 }
 
@@ -53,7 +56,7 @@ fn reconnects_with_last_event_id_without_gap_or_duplicate() {
                 seen.push(request.last_event_id().map(str::to_owned));
                 let after: u64 = request.last_event_id().map_or(0, |id| id.parse().unwrap());
                 let events = futures_util::stream::iter(after + 1..=(after + 3).min(10))
-                    .map(|n| Event::data(format!("event {n}")).id(n.to_string()));
+                    .map(|n| ServerSentEvent::data(format!("event {n}")).id(n.to_string()));
                 let mut writer = SseWriter::start(io, ServerConfig::default()).await.unwrap();
                 // The client leaves once it has all ten events, which on the last round can
                 // happen before `run` returns; on earlier rounds a departure is a failure.
@@ -68,7 +71,7 @@ fn reconnects_with_last_event_id_without_gap_or_duplicate() {
             seen
         });
         let source = EventSource::new(&url, dial, quick_client()).unwrap();
-        let events: Vec<_> = source.take(10).collect().await;
+        let events: Vec<_> = source.messages().take(10).collect().await;
         let ids: Vec<String> = events
             .into_iter()
             .map(|e| e.unwrap().last_event_id().to_owned())
@@ -98,7 +101,9 @@ fn status_204_stops() {
             let _ = listener.accept().await;
             panic!("reconnected after 204");
         });
-        let mut source = EventSource::new(&url, dial, quick_client()).unwrap();
+        let mut source = EventSource::new(&url, dial, quick_client())
+            .unwrap()
+            .messages();
         assert!(source.next().await.is_none());
         smol::Timer::after(Duration::from_millis(100)).await;
     });

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tidings_io::sse::{
-    self, ClientConfig, Dial, Event, EventSource, ServerConfig, SseWriter, TlsDialer, Url,
+    self, ClientConfig, Dial, Dialer, EventSource, ServerConfig, ServerSentEvent, SseWriter, Url,
 };
 use tidings_io::tls::{provider, rustls, tokio_rustls};
 use tidings_io::{CloseCode, Config, Error, MaybeTlsStream, Message, Tokio};
@@ -101,7 +101,7 @@ async fn wss_echo_round_trip() {
     assert_eq!(server.await.unwrap(), 22);
 }
 
-/// `https://` through `TlsDialer`: two events, the server hangs up, the client
+/// `https://` through `Dialer`: two events, the server hangs up, the client
 /// reconnects over TLS with `Last-Event-ID` and gets the rest, no gap, no duplicate.
 #[tokio::test]
 async fn https_event_stream_resumes() {
@@ -121,7 +121,7 @@ async fn https_event_stream_resumes() {
                 .map_or(1, |id| id.parse::<u32>().unwrap() + 1);
             let mut writer = SseWriter::start(io, ServerConfig::default()).await.unwrap();
             for n in first..first + 2 {
-                let event = Event::data(format!("tick {n}")).id(n.to_string());
+                let event = ServerSentEvent::data(format!("tick {n}")).id(n.to_string());
                 writer.send(&event).await.unwrap();
             }
             writer.close().await.unwrap();
@@ -132,8 +132,9 @@ async fn https_event_stream_resumes() {
     let mut config = ClientConfig::default();
     config.event_source.reconnection_time = Duration::from_millis(20);
     let url = format!("https://127.0.0.1:{}/events", addr.port());
-    let source = EventSource::new(&url, TlsDialer::new(client_tls), config).unwrap();
+    let source = EventSource::new(&url, Dialer::tls(client_tls), config).unwrap();
     let got: Vec<(String, String)> = source
+        .messages()
         .take(4)
         .map(|e| {
             let e = e.unwrap();
@@ -176,7 +177,7 @@ async fn untrusted_certificate_is_a_tls_error() {
     }
     // Trusted, but issued for `localhost`, not 127.0.0.1.
     let https = Url::parse(&format!("https://127.0.0.1:{}/", addr.port())).unwrap();
-    let err = TlsDialer::new(client_tls).dial(&https).await.unwrap_err();
+    let err = Dialer::tls(client_tls).dial(&https).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     let inner = err
         .get_ref()
@@ -195,7 +196,7 @@ async fn untrusted_certificate_is_a_tls_error() {
 async fn tls_dialer_dials_plain_http_too() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-    let (dialed, accepted) = tokio::join!(TlsDialer::default().dial(&url), listener.accept());
+    let (dialed, accepted) = tokio::join!(Dialer::default().dial(&url), listener.accept());
     accepted.unwrap();
     assert!(matches!(
         dialed.unwrap().get_ref(),

@@ -152,6 +152,32 @@ async fn accept_hook_chooses_and_rejects() {
     }
 }
 
+/// A hook that picks a subprotocol the client did not offer is this server's bug:
+/// the client gets 500, the server the local error.
+#[tokio::test]
+async fn accept_hook_choosing_what_was_not_offered_answers_500() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = tokio::spawn(async move {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let url = format!("ws://{addr}/");
+        tidings_io::connect(Tokio::new(tcp), &url, Config::default()).await
+    });
+    let (tcp, _) = listener.accept().await.unwrap();
+    let server = tidings_io::accept_with(Tokio::new(tcp), Config::default(), |_| {
+        Ok(Some("v3.chat".to_owned()))
+    })
+    .await;
+    assert!(matches!(
+        server,
+        Err(Error::LocalHandshake(
+            tidings_handshake::LocalError::ProtocolNotOffered
+        ))
+    ));
+    let client = client.await.unwrap();
+    assert!(matches!(client, Err(Error::Rejected { status: 500 })));
+}
+
 /// A peer that never reads: `send` blocks at the watermark, memory stays bounded.
 #[tokio::test]
 async fn send_blocks_at_watermark_when_peer_never_reads() {
@@ -261,7 +287,7 @@ async fn ping_pong_and_send_errors() {
     let too_long = client.send(Message::Ping(vec![0; 126].into())).await;
     assert!(matches!(
         too_long,
-        Err(Error::Send(tidings_ws::SendError::ControlTooLong))
+        Err(Error::LocalProtocol(tidings_ws::LocalError::ControlTooLong))
     ));
     client.close(CloseCode::NORMAL, "").await.unwrap();
     assert!(server.await.unwrap().is_none());
@@ -339,4 +365,23 @@ async fn from_upgraded_runs_both_roles_without_a_handshake() {
     let echo = tokio::spawn(common::echo(server));
     client.close(CloseCode::NORMAL, "").await.unwrap();
     assert!(echo.await.unwrap().is_none());
+}
+
+/// A client whose close the server never answers (its writer is not polled) gives
+/// up at the close timeout, and shuts its side of TCP down: the server's reader
+/// sees the close, then the end of the stream.
+#[tokio::test]
+async fn unanswered_close_ends_at_the_close_timeout_with_a_shutdown() {
+    let mut client_cfg = Config::default();
+    client_cfg.ws.close_timeout = Duration::from_millis(200);
+    let (server, mut client) = TokioRt::pair(Config::default(), client_cfg).await;
+    let (mut reader, _writer_never_polled) = server.split();
+    let start = tokio::time::Instant::now();
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        assert!(matches!(reader.recv().await, Some(Ok(Message::Close(_)))));
+        reader.recv().await
+    });
+    assert!(ended.await.expect("no end of stream").is_none());
 }

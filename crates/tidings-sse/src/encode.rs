@@ -11,19 +11,24 @@
 //! * splits data on **CR, LF and CRLF**, exactly the line endings the parser
 //!   recognises, into one `data:` line each, so `parse(encode(x)) == x` with line
 //!   endings normalised to LF;
-//! * refuses `event` and `id` values that cannot survive the trip, with a typed
-//!   [`Error`] and before writing a single byte, so the caller's buffer never holds
-//!   half an event;
+//! * refuses `event` and `id` values that cannot survive the trip, with a
+//!   [`LocalError`] and before writing a single byte, so the caller's buffer never
+//!   holds half an event;
 //! * always writes `field: value` (one space, which the parser removes), so a value
 //!   that itself starts with a space keeps it.
 //!
 //! Bytes are appended to a caller-owned [`BufMut`]. It must be able to grow
 //! (`Vec<u8>`, `BytesMut`): `bytes` panics when a fixed-size buffer is full.
+//!
+//! [`EventBuilder`] borrows its fields, for a server that encodes as it goes;
+//! [`ServerSentEvent`] owns them, for events that travel through channels and
+//! streams before they are written.
 
+use alloc::string::String;
 use bytes::BufMut;
 use core::time::Duration;
 
-use crate::Error;
+use crate::LocalError;
 
 /// One event to write, built field by field and written with [`EventBuilder::encode`].
 ///
@@ -40,7 +45,7 @@ use crate::Error;
 ///     buf,
 ///     b"event: update\nid: 42\ndata: first line\ndata: second line\n\n"
 /// );
-/// # Ok::<(), tidings_sse::Error>(())
+/// # Ok::<(), tidings_sse::LocalError>(())
 /// ```
 ///
 /// Without [`data`](EventBuilder::data) the block still sets `id` and `retry` on the
@@ -94,18 +99,18 @@ impl<'a> EventBuilder<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidEventType`] or [`Error::InvalidId`], in which case nothing
-    /// was written.
-    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), Error> {
+    /// [`LocalError::InvalidEventType`] or [`LocalError::InvalidId`], in which case
+    /// nothing was written.
+    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), LocalError> {
         // Check everything first: a refused event leaves no trace in `buf`.
         if let Some(event) = self.event {
             if has_line_break(event.as_bytes()) {
-                return Err(Error::InvalidEventType);
+                return Err(LocalError::InvalidEventType);
             }
         }
         if let Some(id) = self.id {
             if has_line_break_or_nul(id.as_bytes()) {
-                return Err(Error::InvalidId);
+                return Err(LocalError::InvalidId);
             }
         }
         if let Some(event) = self.event.filter(|event| !event.is_empty()) {
@@ -125,6 +130,98 @@ impl<'a> EventBuilder<'a> {
     }
 }
 
+/// One thing for a server to send, owned: an event, or a comment.
+///
+/// The owned form of [`EventBuilder`], so that it can travel through channels and
+/// streams; encoding is the builder's.
+///
+/// ```
+/// use core::time::Duration;
+/// use tidings_sse::ServerSentEvent;
+///
+/// let event = ServerSentEvent::data("hello\nworld")
+///     .event("greeting")
+///     .id("7")
+///     .retry(Duration::from_secs(1));
+/// let mut wire = Vec::new();
+/// event.encode(&mut wire)?;
+/// assert_eq!(wire, b"event: greeting\nid: 7\nretry: 1000\ndata: hello\ndata: world\n\n");
+/// # Ok::<(), tidings_sse::LocalError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use = "a ServerSentEvent does nothing until sent"]
+pub struct ServerSentEvent {
+    comment: Option<String>,
+    event: Option<String>,
+    id: Option<String>,
+    retry: Option<Duration>,
+    data: Option<String>,
+}
+
+impl ServerSentEvent {
+    /// An event carrying `data` (line breaks become several `data:` lines).
+    pub fn data(data: impl Into<String>) -> Self {
+        Self {
+            data: Some(data.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A block with no data: it only sets the `id` and/or `retry` given next, and
+    /// dispatches nothing on the client.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// A comment (`: text`): clients ignore it. Any event fields set on it are
+    /// ignored.
+    pub fn comment(text: impl Into<String>) -> Self {
+        Self {
+            comment: Some(text.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The event type; must not contain CR or LF.
+    pub fn event(mut self, event: impl Into<String>) -> Self {
+        self.event = Some(event.into());
+        self
+    }
+
+    /// The event ID, sent back as `Last-Event-ID` on reconnection; must not contain
+    /// CR, LF or NUL.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The reconnection time the client should use from now on.
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Appends the wire form to `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidEventType`] or [`LocalError::InvalidId`]; nothing was
+    /// written then.
+    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), LocalError> {
+        if let Some(comment) = &self.comment {
+            write_comment(comment, buf);
+            return Ok(());
+        }
+        EventBuilder {
+            event: self.event.as_deref(),
+            id: self.id.as_deref(),
+            retry: self.retry,
+            data: self.data.as_deref(),
+        }
+        .encode(buf)
+    }
+}
+
 /// Appends a comment (`: text`), one comment line per line of `text`. Clients ignore
 /// comments; they are for humans reading the stream, and for keeping it alive.
 ///
@@ -137,11 +234,13 @@ pub fn write_comment(text: &str, buf: &mut impl BufMut) {
     write_lines(buf, b": ", text.as_bytes());
 }
 
-/// Appends a keep-alive: an empty comment line, `:\n`, the smallest thing that
-/// travels through proxies and keeps idle-timeouts away without reaching the
-/// application.
+/// A keep-alive: an empty comment line, the smallest thing that travels through
+/// proxies and keeps idle-timeouts away without reaching the application.
+pub const KEEP_ALIVE: &[u8] = b":\n";
+
+/// Appends a [`KEEP_ALIVE`].
 pub fn write_keep_alive(buf: &mut impl BufMut) {
-    buf.put_slice(b":\n");
+    buf.put_slice(KEEP_ALIVE);
 }
 
 /// Appends a block that only sets the client's reconnection time: `retry: N` and a
@@ -299,7 +398,7 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    fn encode(builder: EventBuilder<'_>) -> Result<Vec<u8>, Error> {
+    fn encode(builder: EventBuilder<'_>) -> Result<Vec<u8>, LocalError> {
         let mut buf = Vec::new();
         builder.encode(&mut buf).map(|()| buf)
     }
@@ -327,12 +426,18 @@ mod tests {
     fn refused_fields_write_nothing() {
         let mut buf = Vec::new();
         let bad_event = EventBuilder::new().data("x").event("a\nb");
-        assert_eq!(bad_event.encode(&mut buf), Err(Error::InvalidEventType));
+        assert_eq!(
+            bad_event.encode(&mut buf),
+            Err(LocalError::InvalidEventType)
+        );
         let bad_event = EventBuilder::new().event("a\rb");
-        assert_eq!(bad_event.encode(&mut buf), Err(Error::InvalidEventType));
+        assert_eq!(
+            bad_event.encode(&mut buf),
+            Err(LocalError::InvalidEventType)
+        );
         for id in ["a\nb", "a\rb", "a\0b"] {
             let bad_id = EventBuilder::new().data("x").id(id);
-            assert_eq!(bad_id.encode(&mut buf), Err(Error::InvalidId));
+            assert_eq!(bad_id.encode(&mut buf), Err(LocalError::InvalidId));
         }
         assert!(buf.is_empty());
     }
@@ -374,6 +479,26 @@ mod tests {
                 assert_eq!(has_line_break_or_nul(&v), matches!(b, b'\r' | b'\n' | 0));
             }
         }
+    }
+
+    #[test]
+    fn server_sent_event_encoding_is_the_builders() {
+        let mut wire = Vec::new();
+        ServerSentEvent::comment("hi")
+            .id("ignored")
+            .encode(&mut wire)
+            .unwrap();
+        ServerSentEvent::empty()
+            .retry(Duration::from_millis(5))
+            .encode(&mut wire)
+            .unwrap();
+        ServerSentEvent::data("x").encode(&mut wire).unwrap();
+        assert_eq!(wire, b": hi\nretry: 5\n\ndata: x\n\n");
+        let bad = ServerSentEvent::data("x").id("a\nb").encode(&mut wire);
+        assert_eq!(bad, Err(LocalError::InvalidId));
+        let bad = ServerSentEvent::data("x").event("a\rb").encode(&mut wire);
+        assert_eq!(bad, Err(LocalError::InvalidEventType));
+        assert_eq!(wire, b": hi\nretry: 5\n\ndata: x\n\n");
     }
 
     #[test]

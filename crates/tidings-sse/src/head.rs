@@ -23,7 +23,7 @@ pub const MIME_TYPE: &str = "text/event-stream";
 
 /// The headers a client sends on every request for an event stream. A reconnecting
 /// client adds `Last-Event-ID`; [`Request::headers`](crate::event_source::Request::headers)
-/// does that for you.
+/// does that for you, and [`Client`](crate::Client) writes the whole request.
 pub const REQUEST_HEADERS: [(&str, &str); 2] =
     [("Accept", MIME_TYPE), ("Cache-Control", "no-store")];
 
@@ -31,28 +31,35 @@ pub const REQUEST_HEADERS: [(&str, &str); 2] =
 pub const RESPONSE_HEADERS: [(&str, &str); 2] =
     [("Content-Type", MIME_TYPE), ("Cache-Control", "no-store")];
 
-/// Appends a complete HTTP/1.1 response head for an event stream: `200 OK` and the
-/// [`RESPONSE_HEADERS`]. It has no `Content-Length`, so the body runs until the server
-/// closes the connection (RFC 9112, §6.3, rule 8). Servers that need more headers
-/// (CORS, cookies) write their own head with [`RESPONSE_HEADERS`].
+/// The whole HTTP/1.1 response head a server writes on a raw connection before the
+/// event stream: `200 OK`, the [`RESPONSE_HEADERS`], and `Connection: close`.
+///
+/// It has no `Content-Length` and no `Transfer-Encoding`, so the body is
+/// close-delimited: it runs until the server closes the connection (RFC 9112 §6.3,
+/// rule 8), which needs no framing per event and which every HTTP/1.x client reads.
+/// `Connection: close` says so up front ("A server that does not support persistent
+/// connections MUST send the "close" connection option in every response message
+/// that does not have a 1xx status code", RFC 9112 §9.6). Servers that need more
+/// headers (CORS, cookies) write their own head with [`RESPONSE_HEADERS`].
+pub const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
+Content-Type: text/event-stream\r\n\
+Cache-Control: no-store\r\n\
+Connection: close\r\n\
+\r\n";
+
+/// Appends [`RESPONSE_HEAD`] to `buf`.
 ///
 /// ```
 /// let mut buf = Vec::new();
 /// tidings_sse::head::write_response_head(&mut buf);
 /// assert_eq!(
 ///     buf,
-///     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\r\n"
+///     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
+///       Connection: close\r\n\r\n"
 /// );
 /// ```
 pub fn write_response_head(buf: &mut impl BufMut) {
-    buf.put_slice(b"HTTP/1.1 200 OK\r\n");
-    for (name, value) in RESPONSE_HEADERS {
-        buf.put_slice(name.as_bytes());
-        buf.put_slice(b": ");
-        buf.put_slice(value.as_bytes());
-        buf.put_slice(b"\r\n");
-    }
-    buf.put_slice(b"\r\n");
+    buf.put_slice(RESPONSE_HEAD);
 }
 
 /// Reads `Last-Event-ID` from a request's headers, so a server can resume the stream
@@ -142,6 +149,20 @@ fn trim_http_whitespace(mut bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn response_head_has_the_response_headers() {
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for (name, value) in RESPONSE_HEADERS.iter().chain(&[("Connection", "close")]) {
+            head.extend_from_slice(alloc::format!("{name}: {value}\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        assert_eq!(RESPONSE_HEAD, head);
+        let mut written = Vec::new();
+        write_response_head(&mut written);
+        assert_eq!(written, head);
+    }
 
     #[test]
     fn mime_essence() {

@@ -1,6 +1,6 @@
-//! Server-Sent Events without the I/O: a `text/event-stream` parser, an encoder, and
-//! the `EventSource` reconnection logic, following the WHATWG HTML Living Standard,
-//! §9.2 "Server-sent events", to the letter.
+//! Server-Sent Events without the I/O: a `text/event-stream` parser, an encoder, the
+//! `EventSource` processing model, and a byte-level HTTP/1.1 client machine, following
+//! the WHATWG HTML Living Standard, §9.2 "Server-sent events", to the letter.
 //!
 //! # What is here
 //!
@@ -9,36 +9,42 @@
 //!   pieces costs what it costs in one piece), decodes UTF-8 with replacement as the
 //!   spec does, and allocates per event, not per line ([`Parser::parse_ref`]
 //!   lends each event out of reused buffers and does not allocate at all).
-//! * [`encode`]: writes events, comments, keep-alives and `retry` into a caller's
+//! * [`encode`]: writes events ([`EventBuilder`](encode::EventBuilder), or the owned
+//!   [`ServerSentEvent`]), comments, keep-alives and `retry` into a caller's
 //!   [`bytes::BufMut`], refusing fields that cannot be represented.
-//! * [`head`]: the HTTP headers each side sends, the `Content-Type` check, and
-//!   reading `Last-Event-ID` on a server.
-//! * [`event_source`]: the client's state machine: `CONNECTING`/`OPEN`/`CLOSED`, which
-//!   responses are accepted, `Last-Event-ID` on reconnection, the reconnection time,
-//!   exponential backoff with jitter.
+//! * [`head`]: the HTTP headers each side sends, the response head a raw server
+//!   writes, the `Content-Type` check, and reading `Last-Event-ID` on a server.
+//! * [`event_source`]: the client's state machine, for any HTTP stack:
+//!   `CONNECTING`/`OPEN`/`CLOSED`, which responses are accepted, `Last-Event-ID` on
+//!   reconnection, the reconnection time and its bounds, backoff with jitter after
+//!   failed attempts, the read timeout.
+//! * [`client`]: [`Client`], the [`EventSource`] with the HTTP/1.1 an event stream
+//!   needs on top: the URL, the request head, a linear response-head parser, interim
+//!   responses, body framing (chunked, length, close), redirects, the connect timeout.
+//!   A transport dials what it asks, writes what it transmits and reads into it.
 //!
 //! # What is not here
 //!
-//! No sockets, no HTTP client, no clock, no runtime, no threads. Time comes in as a
+//! No sockets, no clock, no runtime, no threads, no TLS. Time comes in as a
 //! [`Duration`](core::time::Duration) since an epoch the caller picks; randomness comes
-//! from an injectable [`RandomSource`](event_source::RandomSource). The crate is
-//! `no_std` (with `alloc`); the default `std` feature adds OS randomness and runtime
-//! CPU feature detection. There is no `unsafe` code.
+//! from an injectable [`RandomSource`]. The crate is `no_std` (with `alloc`); the
+//! default `std` feature adds OS randomness and runtime CPU feature detection. There is
+//! no `unsafe` code.
 //!
 //! # Data flow
 //!
 //! ```text
-//!   server                                         client
-//!  ┌───────────────────┐                     ┌──────────────────────────────────┐
-//!  │ head::RESPONSE_   │  HTTP response head │ EventSource::handle_response     │
-//!  │   HEADERS         │ ──────────────────► │                                  │
-//!  │ encode::Event-    │  body chunks        │ EventSource::handle_body         │
-//!  │   Builder::encode │ ──────────────────► │   └─► parse::Parser ─► Item      │
-//!  │   (into BufMut)   │                     │ poll_event() ─► Open / Message / │
-//!  │                   │  Last-Event-ID      │   Error / Connect(Request)       │
-//!  │ head::last_event_ │ ◄────────────────── │ poll_timeout / handle_timeout    │
-//!  │   id(headers)     │  (on reconnection)  │   (reconnection delay)           │
-//!  └───────────────────┘                     └──────────────────────────────────┘
+//!   server                                   client (Client, over EventSource)
+//!  ┌──────────────────────┐            ┌─────────────────────────────────────────┐
+//!  │ head::last_event_id  │  request   │ Event::Connect(url) ─► caller dials      │
+//!  │   (headers)          │ ◄───────── │ poll_transmit ─► GET, Last-Event-ID      │
+//!  │ head::RESPONSE_HEAD  │  head      │ handle_bytes ─► head parser, redirects   │
+//!  │ ServerSentEvent::    │  body      │   └─► framing ─► parse::Parser ─► Item   │
+//!  │   encode (BufMut)    │ ─────────► │ poll_event ─► Open / Message / Error /   │
+//!  │ encode::write_keep_  │            │   Warning                               │
+//!  │   alive              │            │ poll_timeout / handle_timeout (connect,  │
+//!  └──────────────────────┘            │   read, reconnection)                   │
+//!                                      └─────────────────────────────────────────┘
 //! ```
 //!
 //! # Example
@@ -47,12 +53,12 @@
 //! exactly what it would from one chunk.
 //!
 //! ```
-//! use tidings_sse::encode::EventBuilder;
+//! use tidings_sse::ServerSentEvent;
 //! use tidings_sse::parse::{Item, Parser};
 //!
 //! let mut wire = Vec::new();
-//! EventBuilder::new().id("1").data("hello").encode(&mut wire)?;
-//! EventBuilder::new().event("note").data("two\nlines").encode(&mut wire)?;
+//! ServerSentEvent::data("hello").id("1").encode(&mut wire)?;
+//! ServerSentEvent::data("two\nlines").event("note").encode(&mut wire)?;
 //!
 //! let mut parser = Parser::new();
 //! let mut events = Vec::new();
@@ -67,12 +73,12 @@
 //! assert_eq!(events[1].event_type(), "note");
 //! assert_eq!(events[1].data(), "two\nlines");
 //! assert_eq!(events[1].last_event_id(), "1"); // the last event ID persists
-//! # Ok::<(), tidings_sse::Error>(())
+//! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 //!
 //! The lower-level [`Parser::parse`](parse::Parser::parse) returns
-//! `Result<Status<(usize, Item)>, Error>` like `httparse`: [`Status::Partial`] means
-//! "all consumed, send more".
+//! `Result<Status<(Item, usize)>, Error>` like `httparse`: [`Status::Partial`] means
+//! "all consumed, send more". [`Client`]'s docs show the whole client conversation.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -82,22 +88,30 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+mod random;
 
+pub mod client;
 pub mod encode;
 pub mod event_source;
 pub mod head;
 pub mod parse;
 
-pub use error::Error;
-pub use event_source::{Event, EventSource, ReadyState};
+pub use client::{Client, Event};
+pub use encode::ServerSentEvent;
+pub use error::{Error, LocalError};
+pub use event_source::{Cause, EventSource, ReadyState, Warning};
 pub use parse::{Item, ItemRef, MessageEvent, MessageEventRef, Parser};
+#[cfg(feature = "std")]
+pub use random::OsRandom;
+pub use random::RandomSource;
 
-/// The outcome of a parse step that may need more input (the `httparse` shape).
+/// The outcome of an incremental parse step (the `httparse` shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status<T> {
     /// A complete value.
     Complete(T),
-    /// Everything given was consumed; more input is needed to complete a value.
+    /// Every byte given was taken (the parser keeps what it needs); give it the
+    /// bytes that follow.
     Partial,
 }
 
@@ -106,5 +120,14 @@ impl<T> Status<T> {
     #[must_use]
     pub fn is_complete(&self) -> bool {
         matches!(self, Self::Complete(_))
+    }
+
+    /// The complete value, if any.
+    #[must_use]
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Self::Complete(value) => Some(value),
+            Self::Partial => None,
+        }
     }
 }

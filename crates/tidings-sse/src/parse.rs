@@ -343,7 +343,7 @@ impl Parser {
 
     /// Parses `input`, the next bytes of the stream, up to the first complete item.
     ///
-    /// * `Ok(Status::Complete((n, item)))`: `item` is complete and `n` bytes of `input`
+    /// * `Ok(Status::Complete((item, n)))`: `item` is complete and `n` bytes of `input`
     ///   were consumed; call again with `&input[n..]`.
     /// * `Ok(Status::Partial)`: all of `input` was consumed (a partial line is kept)
     ///   and nothing is complete yet; call again with the next chunk.
@@ -351,11 +351,11 @@ impl Parser {
     ///   returns the same error.
     ///
     /// However the stream is split, the items are the same.
-    pub fn parse(&mut self, input: &[u8]) -> Result<Status<(usize, Item)>, Error> {
+    pub fn parse(&mut self, input: &[u8]) -> Result<Status<(Item, usize)>, Error> {
         self.release_lent();
         self.lend = false;
         match self.step(input)? {
-            Status::Complete((n, Some(item))) => Ok(Status::Complete((n, item))),
+            Status::Complete((n, Some(item))) => Ok(Status::Complete((item, n))),
             // `None` means "an event was lent", which only `parse_ref` asks for.
             Status::Complete((_, None)) | Status::Partial => Ok(Status::Partial),
         }
@@ -371,7 +371,7 @@ impl Parser {
     ///
     /// let mut parser = Parser::new();
     /// let mut input = &b"event: note\ndata: a\ndata: b\n\nretry: 10\n"[..];
-    /// while let Status::Complete((n, item)) = parser.parse_ref(input)? {
+    /// while let Status::Complete((item, n)) = parser.parse_ref(input)? {
     ///     input = &input[n..];
     ///     if let ItemRef::Message(event) = item {
     ///         assert_eq!((event.event_type(), event.data()), ("note", "a\nb"));
@@ -379,16 +379,15 @@ impl Parser {
     /// }
     /// # Ok::<(), tidings_sse::Error>(())
     /// ```
-    pub fn parse_ref(&mut self, input: &[u8]) -> Result<Status<(usize, ItemRef<'_>)>, Error> {
+    pub fn parse_ref(&mut self, input: &[u8]) -> Result<Status<(ItemRef<'_>, usize)>, Error> {
         self.release_lent();
         self.lend = true;
         let step = self.step(input);
         self.lend = false;
         Ok(match step? {
             Status::Partial => Status::Partial,
-            Status::Complete((n, Some(item))) => Status::Complete((n, ItemRef::Owned(item))),
+            Status::Complete((n, Some(item))) => Status::Complete((ItemRef::Owned(item), n)),
             Status::Complete((n, None)) => Status::Complete((
-                n,
                 ItemRef::Message(MessageEventRef {
                     event_type: match self.event_type.as_str() {
                         "" | "message" => "message",
@@ -397,6 +396,7 @@ impl Parser {
                     data: &self.data,
                     last_event_id: &self.last_event_id,
                 }),
+                n,
             )),
         })
     }
@@ -735,7 +735,7 @@ impl Iterator for Feed<'_, '_> {
             return None;
         }
         match self.parser.parse(self.rest) {
-            Ok(Status::Complete((consumed, item))) => {
+            Ok(Status::Complete((item, consumed))) => {
                 self.rest = self.rest.get(consumed..).unwrap_or_default();
                 Some(Ok(item))
             }

@@ -91,3 +91,38 @@ fn many_data_lines_grow_geometrically() {
     );
     assert!(calls <= 64, "{calls} allocator calls");
 }
+
+/// The client's response head fed one byte per read: its buffer grows geometrically,
+/// the header slots are allocated once per head at most: a 16 KiB head costs a few
+/// dozen allocations, not one (or more) per read.
+#[test]
+fn a_head_fed_one_byte_at_a_time_allocates_logarithmically() {
+    use std::time::Duration;
+    use tidings_sse::client::Config;
+    use tidings_sse::{Client, Event, ReadyState};
+
+    let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n".to_vec();
+    while head.len() < 16 << 10 {
+        head.extend_from_slice(format!("X-Padding: {}\r\n", "a".repeat(2000)).as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let mut config = Config::default();
+    config.max_head_size = 1 << 20;
+    config.max_headers = 1 << 14;
+    let now = Duration::ZERO;
+    let mut client =
+        Client::with_random_source("http://h/", config, |b: &mut [u8]| b.fill(0), now).unwrap();
+    assert!(matches!(client.poll_event(), Some(Event::Connect(_))));
+    client.handle_connected();
+    let calls = CALLS.with(Cell::get);
+    for byte in head.chunks(1) {
+        client.handle_bytes(byte, now);
+    }
+    let calls = CALLS.with(Cell::get) - calls;
+    assert_eq!(client.ready_state(), ReadyState::Open);
+    assert!(
+        calls <= 40,
+        "{calls} allocations for a {}-byte head in 1-byte reads",
+        head.len()
+    );
+}

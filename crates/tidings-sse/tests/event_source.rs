@@ -6,7 +6,9 @@ mod common;
 use common::Rng;
 use core::time::Duration;
 use tidings_sse::encode::{self, EventBuilder};
-use tidings_sse::event_source::{Backoff, Cause, Config, Event, EventSource, ReadyState, Request};
+use tidings_sse::event_source::{
+    Backoff, Cause, Config, Event, EventSource, ReadyState, Request, Warning,
+};
 use tidings_sse::{Error, MessageEvent};
 
 const STREAM: Option<&[u8]> = Some(b"text/event-stream");
@@ -230,17 +232,20 @@ fn network_error_before_the_response_reconnects() {
     assert_eq!(source.poll_timeout(), Some(secs(3) + delay));
 }
 
-#[test]
-fn backoff_doubles_up_to_the_cap_and_resets_after_a_healthy_period() {
+/// A config with backoff on, a 1 s reconnection time, a 10 s cap, no jitter.
+fn backoff_config() -> Config {
     let mut config = Config::default();
     config.reconnection_time = secs(1);
     let mut backoff = Backoff::default();
     backoff.max_delay = secs(10);
     backoff.jitter_percent = 0;
-    backoff.healthy_after = secs(30);
     config.backoff = Some(backoff);
-    let mut source = source(config);
+    config
+}
 
+#[test]
+fn failed_attempts_back_off_up_to_the_cap() {
+    let mut source = source(backoff_config());
     let mut now = secs(0);
     let mut delays = Vec::new();
     for _ in 0..6 {
@@ -251,22 +256,201 @@ fn backoff_doubles_up_to_the_cap_and_resets_after_a_healthy_period() {
         source.handle_timeout(now);
     }
     assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
-
-    // A connection that opens but dies quickly is still a failure.
-    open(&mut source, now);
-    now += secs(5);
-    assert_eq!(disconnect(&mut source, now), secs(10));
-    now += secs(10);
-    source.handle_timeout(now);
-
-    // One that stayed up for the healthy period resets the count.
-    open(&mut source, now);
-    now += secs(30);
-    assert_eq!(disconnect(&mut source, now), secs(1));
-    now += secs(1);
-    source.handle_timeout(now);
+    // A failure the transport can name counts the same.
     let _ = expect_connect(&mut source);
-    assert_eq!(disconnect(&mut source, now), secs(2));
+    source.handle_error(Error::ConnectTimeout, now);
+    assert_eq!(
+        drain(&mut source),
+        [reconnecting(Cause::Error(Error::ConnectTimeout))]
+    );
+    assert_eq!(source.poll_timeout(), Some(now + secs(10)));
+}
+
+/// Issue 14, point 4: a stream that opened with 200 and delivered events counts as
+/// established however short it was: the wait is the server's `retry`, every time,
+/// as a browser waits it; only failed attempts back off.
+#[test]
+fn established_streams_wait_the_reconnection_time_and_reset_the_failures() {
+    let mut source = source(backoff_config());
+    let mut now = secs(0);
+    // Two failed attempts first: the count is at 2.
+    for want in [1, 2] {
+        let _ = expect_connect(&mut source);
+        let delay = disconnect(&mut source, now);
+        assert_eq!(delay, secs(want));
+        now += delay;
+        source.handle_timeout(now);
+    }
+    // Then streams that open, deliver an event with `retry: 100`, and end at once.
+    let mut delays = Vec::new();
+    for n in 0..5 {
+        open(&mut source, now);
+        let body = format!("retry: 100\nid: {n}\ndata: x\n\n");
+        source.handle_body(body.as_bytes(), now);
+        assert_eq!(drain(&mut source), [message("", "x", &n.to_string())]);
+        let delay = disconnect(&mut source, now + Duration::from_millis(5));
+        delays.push(delay.as_millis());
+        now += Duration::from_millis(5) + delay;
+        source.handle_timeout(now);
+    }
+    assert_eq!(delays, [100; 5]);
+    // An attempt that fails after an established stream starts the doubling again.
+    let _ = expect_connect(&mut source);
+    assert_eq!(disconnect(&mut source, now), Duration::from_millis(200));
+}
+
+/// Issue 14, point 4: `retry: 0` from a server that closes after each event made a
+/// client send 34,000 requests in 10 s. The floor holds it to 10 a second.
+#[test]
+fn retry_zero_cannot_make_the_client_spin() {
+    let mut source = source(Config::default());
+    let end = secs(10);
+    let mut now = secs(0);
+    let mut requests = 0;
+    let mut warnings = Vec::new();
+    while now < end && requests < 10_000 {
+        let events = drain(&mut source);
+        assert!(
+            matches!(events.last(), Some(Event::Connect(_))),
+            "{events:?}"
+        );
+        warnings.extend(
+            events
+                .into_iter()
+                .filter(|e| matches!(e, Event::Warning(_))),
+        );
+        requests += 1;
+        source.handle_response(200, STREAM, now);
+        source.handle_body(b"retry: 0\ndata: x\n\n", now);
+        source.handle_disconnect(now);
+        warnings.extend(
+            drain(&mut source)
+                .into_iter()
+                .filter(|e| matches!(e, Event::Warning(_))),
+        );
+        now = source.poll_timeout().unwrap();
+        source.handle_timeout(now);
+    }
+    assert_eq!(requests, 100, "one request per 100 ms");
+    assert_eq!(source.reconnection_time(), Duration::from_millis(100));
+    // Logged once, not once per connection.
+    assert_eq!(
+        warnings,
+        [Event::Warning(Warning::RetryClamped {
+            requested: Duration::ZERO,
+            used: Duration::from_millis(100)
+        })]
+    );
+}
+
+/// Issue 14, point 4: `retry: 10000000000` (four months) was obeyed silently.
+#[test]
+fn absurd_retry_is_capped_with_a_warning() {
+    let mut source = source(no_backoff());
+    open(&mut source, secs(0));
+    source.handle_body(b"retry: 10000000000\n", secs(0));
+    let capped = Event::Warning(Warning::RetryClamped {
+        requested: Duration::from_millis(10_000_000_000),
+        used: secs(600),
+    });
+    assert_eq!(drain(&mut source), [capped]);
+    assert_eq!(source.reconnection_time(), secs(600));
+    assert_eq!(disconnect(&mut source, secs(1)), secs(600));
+    // A value within bounds is taken as is, without a warning.
+    source.handle_timeout(secs(601));
+    open(&mut source, secs(601));
+    source.handle_body(b"retry: 599999\n", secs(601));
+    assert_eq!(drain(&mut source), []);
+    assert_eq!(source.reconnection_time(), Duration::from_millis(599_999));
+    // The bounds are the application's to choose.
+    let mut config = no_backoff();
+    config.min_reconnection_time = Duration::ZERO;
+    config.max_reconnection_time = Duration::MAX;
+    let mut source = self::source(config);
+    open(&mut source, secs(0));
+    source.handle_body(b"retry: 0\nretry: 10000000000\n", secs(0));
+    assert_eq!(drain(&mut source), []);
+    assert_eq!(
+        source.reconnection_time(),
+        Duration::from_millis(10_000_000_000)
+    );
+}
+
+/// Issue 14, point 4: an `id` of megabytes would be sent back as `Last-Event-ID` on
+/// every reconnection.
+#[test]
+fn a_too_long_id_is_not_sent_back() {
+    let mut config = no_backoff();
+    config.max_last_event_id_len = 8;
+    let mut source = source(config);
+    open(&mut source, secs(0));
+    source.handle_body(b"id: 123456789\ndata: x\n\n", secs(0));
+    assert_eq!(drain(&mut source), [message("", "x", "123456789")]);
+    let delay = disconnect(&mut source, secs(0));
+    source.handle_timeout(delay);
+    let warning = Event::Warning(Warning::LastEventIdNotSent { len: 9, limit: 8 });
+    match &drain(&mut source)[..] {
+        [w, Event::Connect(request)] if *w == warning => {
+            assert_eq!(request.last_event_id(), None);
+            assert_eq!(request.headers().count(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same ID again: no second warning.
+    source.handle_disconnect(delay);
+    let _ = drain(&mut source);
+    source.handle_timeout(delay * 2);
+    assert!(matches!(&drain(&mut source)[..], [Event::Connect(r)] if r.last_event_id().is_none()));
+    // An ID within the limit is sent again.
+    source.handle_response(200, STREAM, delay * 2);
+    source.handle_body(b"id: 12345678\n\n", delay * 2);
+    let _ = drain(&mut source);
+    let _ = disconnect(&mut source, delay * 2);
+    source.handle_timeout(delay * 3);
+    assert_eq!(
+        expect_connect(&mut source).last_event_id(),
+        Some("12345678")
+    );
+}
+
+/// Issue 14, point 5: a server that sends the head and then nothing held the client
+/// forever.
+#[test]
+fn a_silent_stream_times_out_and_reconnects() {
+    let mut source = source(no_backoff());
+    open(&mut source, secs(0));
+    assert_eq!(source.poll_timeout(), Some(secs(45)));
+    // Body bytes, even a keep-alive comment, push the deadline back.
+    source.handle_body(b":\n", secs(30));
+    assert_eq!(source.poll_timeout(), Some(secs(75)));
+    source.handle_timeout(secs(74));
+    assert_eq!(source.ready_state(), ReadyState::Open);
+    source.handle_timeout(secs(75));
+    assert_eq!(
+        drain(&mut source),
+        [reconnecting(Cause::Error(Error::ReadTimeout))]
+    );
+    assert_eq!(source.poll_timeout(), Some(secs(78)));
+    source.handle_timeout(secs(78));
+    let _ = expect_connect(&mut source);
+    // `None` waits forever.
+    let mut config = no_backoff();
+    config.read_timeout = None;
+    let mut source = self::source(config);
+    open(&mut source, secs(0));
+    assert_eq!(source.poll_timeout(), None);
+}
+
+#[test]
+fn futile_errors_fail_the_connection() {
+    let mut source = source(Config::default());
+    let _ = expect_connect(&mut source);
+    source.handle_error(Error::TooManyRedirects { limit: 5 }, secs(0));
+    assert_eq!(
+        drain(&mut source),
+        [failed(Cause::Error(Error::TooManyRedirects { limit: 5 }))]
+    );
+    assert_eq!(source.poll_timeout(), None);
 }
 
 #[test]
@@ -322,7 +506,7 @@ fn exceeding_a_limit_reconnects() {
         drain(&mut source),
         [
             message("", "ok", ""),
-            reconnecting(Cause::Parse(Error::LineTooLong { limit: 16 }))
+            reconnecting(Cause::Error(Error::LineTooLong { limit: 16 }))
         ]
     );
     assert_eq!(source.poll_timeout(), Some(secs(3)));

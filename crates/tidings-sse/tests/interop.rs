@@ -8,12 +8,14 @@
 //! *do* differ, so the list in `docs/sse.md` stays true; the generated streams avoid
 //! those corners.
 //!
-//! Needs `node` and `npm` on `PATH`; runs `npm ci` itself when `node_modules` is
-//! missing. Without node the test fails, unless `TIDINGS_SKIP_NODE=1`.
+//! Needs `node` >= 18 and `npm` on `PATH`; runs `npm ci` itself when `node_modules`
+//! is missing. Without them the test says `SKIPPED` on stderr and passes, unless
+//! `CI` is set, where it fails (see `common/programs.rs`). `TIDINGS_SKIP_NODE=1`
+//! skips it in any case.
 
 mod common;
 
-use common::{Rng, split_at};
+use common::{Rng, programs, split_at};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -162,13 +164,18 @@ struct Case {
 
 #[test]
 fn same_items_as_eventsource_parser() {
-    let Some(node) = prepare_node() else {
+    const TEST: &str = "same_items_as_eventsource_parser";
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    if programs::opted_out(TEST, "TIDINGS_SKIP_NODE") {
+        return;
+    }
+    let Some(node) = programs::node(TEST, &dir, "eventsource-parser", 18) else {
         return;
     };
     let cases = cases();
     let input = write_input(&cases);
-    let output = Command::new(&node.node)
-        .arg(node.dir.join("parse.mjs"))
+    let output = Command::new(&node)
+        .arg(dir.join("parse.mjs"))
         .arg(&input)
         .output()
         .expect("running node");
@@ -207,52 +214,6 @@ fn same_items_as_eventsource_parser() {
     println!(
         "eventsource-parser agrees on {same} cases; {deviations} documented deviations confirmed"
     );
-}
-
-struct Node {
-    node: PathBuf,
-    dir: PathBuf,
-}
-
-/// Finds node, installs the pinned package if needed. `None` means "skip".
-fn prepare_node() -> Option<Node> {
-    let skip = std::env::var_os("TIDINGS_SKIP_NODE").is_some_and(|v| v == "1");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    let works = |program: &str| {
-        Command::new(program)
-            .arg("--version")
-            .output()
-            .is_ok_and(|out| out.status.success())
-    };
-    if !works("node") || !works("npm") {
-        if skip {
-            println!("skipped: node/npm not found and TIDINGS_SKIP_NODE=1");
-            return None;
-        }
-        panic!(
-            "the differential test needs `node` (>= 18) and `npm` on PATH; install them, \
-             or set TIDINGS_SKIP_NODE=1 to skip this test"
-        );
-    }
-    if !dir
-        .join("node_modules/eventsource-parser/package.json")
-        .exists()
-    {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("running npm ci");
-        assert!(
-            status.success(),
-            "`npm ci` in {} failed; is the npm registry reachable?",
-            dir.display()
-        );
-    }
-    Some(Node {
-        node: PathBuf::from("node"),
-        dir,
-    })
 }
 
 fn cases() -> Vec<Case> {

@@ -57,3 +57,45 @@ fn an_8_mib_line_in_1460_byte_chunks_costs_what_one_chunk_costs() {
         "chunked parsing is {ratio:.1}x one-chunk parsing"
     );
 }
+
+/// The client's response head, fed one byte per read (a slow or hostile server): a
+/// parser that re-parses from byte 0 on every read does `n²/2` work. Sixteen times the
+/// head must cost about sixteen times as much, not 256 (the bound leaves room for a
+/// busy machine and for cache effects).
+#[test]
+fn a_head_fed_one_byte_at_a_time_costs_linear_time() {
+    use tidings_sse::client::Config;
+    use tidings_sse::{Client, Event, ReadyState};
+
+    fn head(len: usize) -> Vec<u8> {
+        let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n".to_vec();
+        while head.len() < len {
+            head.extend_from_slice(format!("X-Padding: {}\r\n", "a".repeat(2000)).as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        head
+    }
+    fn feed(head: &[u8]) -> Duration {
+        let mut config = Config::default();
+        config.max_head_size = 1 << 20;
+        config.max_headers = 1 << 14;
+        let now = Duration::ZERO;
+        let mut client =
+            Client::with_random_source("http://h/", config, |b: &mut [u8]| b.fill(0), now).unwrap();
+        assert!(matches!(client.poll_event(), Some(Event::Connect(_))));
+        client.handle_connected();
+        let start = Instant::now();
+        for byte in head.chunks(1) {
+            client.handle_bytes(byte, now);
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(client.ready_state(), ReadyState::Open);
+        elapsed
+    }
+    let (small, large) = (head(8 << 10), head(128 << 10));
+    let best = |head: &[u8]| (0..7).map(|_| feed(head)).min().unwrap();
+    let (t_small, t_large) = (best(&small), best(&large));
+    let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
+    println!("head one byte at a time: 8 KiB {t_small:?}, 128 KiB {t_large:?}, ratio {ratio:.2}");
+    assert!(ratio <= 96.0, "16x the head costs {ratio:.1}x the time");
+}

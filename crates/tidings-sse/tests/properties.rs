@@ -19,7 +19,7 @@ fn parse_borrowed(config: Config, chunks: &[&[u8]]) -> Vec<Result<tidings_sse::I
         let mut rest = *chunk;
         loop {
             match parser.parse_ref(rest) {
-                Ok(Status::Complete((consumed, item))) => {
+                Ok(Status::Complete((item, consumed))) => {
                     assert!(consumed > 0 && consumed <= rest.len());
                     rest = &rest[consumed..];
                     out.push(Ok(match item {
@@ -162,8 +162,8 @@ proptest! {
         let bad_type = event_type.contains(['\r', '\n']);
         let bad_id = id.contains(['\r', '\n', '\0']);
         match result {
-            Err(Error::InvalidEventType) => prop_assert!(bad_type),
-            Err(Error::InvalidId) => prop_assert!(bad_id && !bad_type),
+            Err(tidings_sse::LocalError::InvalidEventType) => prop_assert!(bad_type),
+            Err(tidings_sse::LocalError::InvalidId) => prop_assert!(bad_id && !bad_type),
             Ok(()) => {
                 prop_assert!(!bad_type && !bad_id);
                 let items = parse_chunks(Config::default(), [&wire[..]]);

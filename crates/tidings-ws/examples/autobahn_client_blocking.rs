@@ -13,7 +13,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use tidings_handshake::{ClientBuilder, Parsed, Response, Status};
+use tidings_handshake::{ClientBuilder, Response, Status};
 use tidings_ws::{Config, Connection, Event};
 
 fn main() -> io::Result<()> {
@@ -41,7 +41,7 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
     let mut stream = TcpStream::connect((builder.uri().host(), builder.uri().port()))?;
     stream.set_nodelay(true)?;
     let mut out = Vec::new();
-    let mut handshake = builder.send_request(&mut out).map_err(io::Error::other)?;
+    let mut handshake = builder.send_request(&mut out);
     stream.write_all(&out)?;
 
     let mut buf = vec![0u8; 64 * 1024];
@@ -52,14 +52,10 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
         }
         match handshake.parse(&buf[..n]).map_err(io::Error::other)? {
             Status::Partial => {}
-            Status::Complete(Parsed {
-                head: Response::Accepted(accepted),
-                consumed,
-            }) => break (accepted, buf[consumed..n].to_vec()),
-            Status::Complete(Parsed {
-                head: Response::Rejected(r),
-                ..
-            }) => {
+            Status::Complete((Response::Accepted(accepted), consumed)) => {
+                break (accepted, buf[consumed..n].to_vec());
+            }
+            Status::Complete((Response::Rejected(r), _)) => {
                 return Err(io::Error::other(format!("rejected with {}", r.status())));
             }
         }
@@ -67,6 +63,9 @@ fn session(url: &str, echo: bool) -> io::Result<Vec<String>> {
 
     let epoch = Instant::now();
     let mut config = Config::default();
+    // Section 9 sends messages of up to 16 MiB, past the 1 MiB default limits.
+    config.max_frame_size = 16 << 20;
+    config.max_message_size = 64 << 20;
     config.close_timeout = Duration::from_secs(2);
     #[cfg(feature = "deflate")]
     if let Some(p) = accepted.deflate() {

@@ -13,7 +13,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use tidings_handshake::{Parsed, Rejection, Request, RequestParser, Status};
+use tidings_handshake::{Rejection, Request, RequestParser, Status};
 use tidings_ws::{Config, Connection, Event};
 
 /// A client that has not finished its request head by then is dropped (slowloris).
@@ -54,7 +54,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         }
         match parser.parse(&buf[..n]) {
             Ok(Status::Partial) => {}
-            Ok(Status::Complete(Parsed { head, consumed })) => {
+            Ok(Status::Complete((head, consumed))) => {
                 break (head, buf[consumed..n].to_vec());
             }
             Err(e) => return reject(&mut stream, Rejection::from_error(&e)),
@@ -75,8 +75,11 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     };
     let mut out = Vec::new();
     let accept = request.accept();
-    #[allow(unused_mut)]
     let mut config = Config::default();
+    // Autobahn (conformance/autobahn) sends messages of up to 16 MiB, past the 1 MiB
+    // default limits.
+    config.max_frame_size = 16 << 20;
+    config.max_message_size = 64 << 20;
     // With `--features deflate`: accept permessage-deflate, as the handshake agrees it.
     #[cfg(feature = "deflate")]
     let accept = accept.deflate(&tidings_handshake::deflate::DeflatePolicy::default());

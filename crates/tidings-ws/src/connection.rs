@@ -7,7 +7,7 @@
 //! ```text
 //!  bytes in ─► RecvHalf ──► events                 (recv.rs: frames, reassembly, UTF-8)
 //!                 │
-//!                 │ Signal: Heard, Ping, CloseReceived, Failed, Eof
+//!                 │ Signal: Heard, MessageStarted/Done, Ping, CloseReceived, Failed, Eof
 //!                 ▼
 //!  commands ─► SendHalf ──► bytes out, deadlines    (send.rs: queues, closing, timers)
 //! ```
@@ -17,8 +17,8 @@
 //! the peer did only through signals. `Connection` relays each signal as soon as it is
 //! produced, so it behaves as one state machine; [`Connection::into_split`] hands the
 //! halves to a reader and a writer that share no state and take no lock, and the caller
-//! relays the signals (a property test checks that both ways give the same events and
-//! the same bytes).
+//! relays the signals (property tests check that both ways give the same events, the
+//! same bytes and, as time passes, the same timer failures).
 //!
 //! Invariants, across both halves:
 //!
@@ -36,7 +36,10 @@
 //!   close frame is the last frame sent.
 //! - **Control frames overtake queued data at frame boundaries**; the close frame does not.
 //! - **Timers are deadlines on the caller's clock**, armed when the caller next says
-//!   what time it is.
+//!   what time it is. All of them live in the sending half, the receive timers
+//!   (message assembly, idle) included: the receiving half only reports, in signals
+//!   folded so that they stay bounded, that a frame was heard and whether a message
+//!   is being assembled.
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -46,9 +49,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
-use crate::error::{Error, SendError};
+use crate::error::{Error, LocalError};
 use crate::frame::OpCode;
-use crate::key::MaskSource;
+use crate::key::{KeySource, RandomSource};
 use crate::recv::RecvHalf;
 use crate::send::{PreparedMessage, SendHalf};
 use crate::utf8::Utf8Bytes;
@@ -168,7 +171,9 @@ pub(crate) const MAX_PENDING_PONGS: usize = 32;
 /// use tidings_ws::{Config, Connection, Event};
 /// use core::time::Duration;
 ///
-/// let mut client = Connection::client_with_mask_source(Config::default(), || [1, 2, 3, 4]);
+/// let mut client = Connection::client_with_random_source(Config::default(), |key: &mut [u8]| {
+///     key.copy_from_slice(&[1, 2, 3, 4])
+/// });
 /// let mut server = Connection::server(Config::default());
 /// let now = Duration::ZERO;
 ///
@@ -202,18 +207,21 @@ impl Connection {
     /// The client end of a connection, masking with keys from the OS.
     #[cfg(feature = "std")]
     pub fn client(config: Config) -> Self {
-        Self::client_with_mask_source(config, crate::key::OsMaskSource::new())
+        Self::client_with_random_source(config, crate::key::OsRandom::new())
     }
 
-    /// The client end of a connection, masking with keys from `source`.
-    pub fn client_with_mask_source(config: Config, source: impl MaskSource + 'static) -> Self {
+    /// The client end of a connection, drawing its 4-byte masking keys from `source`.
+    pub fn client_with_random_source(
+        config: Config,
+        source: impl RandomSource + Send + 'static,
+    ) -> Self {
         Self::with_parts(Role::Client, config, Some(Box::new(source)))
     }
 
-    fn with_parts(role: Role, config: Config, mask_source: Option<Box<dyn MaskSource>>) -> Self {
+    fn with_parts(role: Role, config: Config, random: Option<Box<dyn KeySource>>) -> Self {
         Self {
             recv: RecvHalf::new(role, config.clone()),
-            send: SendHalf::new(role, config, mask_source),
+            send: SendHalf::new(role, config, random),
         }
     }
 
@@ -246,6 +254,41 @@ impl Connection {
     fn relay(&mut self) {
         while let Some(signal) = self.recv.poll_signal() {
             self.send.handle_signal(signal);
+        }
+    }
+
+    /// Both halves, borrowed, for a driver that runs them side by side (one loop
+    /// reads into the [`RecvHalf`], one writes from the [`SendHalf`]) and keeps the
+    /// connection whole. Call [`relay_signals`](Self::relay_signals) after using
+    /// them.
+    pub fn halves_mut(&mut self) -> (&mut RecvHalf, &mut SendHalf) {
+        (&mut self.recv, &mut self.send)
+    }
+
+    /// After [`halves_mut`](Self::halves_mut): hands the receiving half's signals to
+    /// the sending half, and stops the receiving half once the sending half ended
+    /// the connection (a timer fired), as [`handle_timeout`](Self::handle_timeout)
+    /// does. The other methods of `Connection` do this themselves.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use tidings_ws::{Config, Connection, Error, State};
+    ///
+    /// let mut config = Config::default();
+    /// config.idle_timeout = Some(Duration::from_secs(10));
+    /// let mut conn = Connection::server(config);
+    /// let (_, send) = conn.halves_mut();
+    /// send.handle_timeout(Duration::ZERO); // arms the idle timer
+    /// send.handle_timeout(Duration::from_secs(10)); // fires it
+    /// assert_eq!(send.poll_error(), Some(Error::IdleTimeout));
+    /// conn.relay_signals();
+    /// assert_eq!(conn.state(), State::Closed);
+    /// assert!(conn.is_input_done()); // stopped, as `handle_timeout` would have
+    /// ```
+    pub fn relay_signals(&mut self) {
+        self.relay();
+        if self.send.state() == State::Closed && !self.recv.is_done() {
+            self.recv.stop();
         }
     }
 
@@ -326,11 +369,13 @@ impl Connection {
     /// Tells the connection the time; fires the timers that are due.
     ///
     /// Call it when [`poll_timeout`](Self::poll_timeout)'s deadline passes; calling it
-    /// at other times is harmless.
+    /// at other times is harmless. A timer that fails the connection (keepalive,
+    /// [`Config::message_timeout`], [`Config::idle_timeout`]) reports its error at the
+    /// next [`poll_event`](Self::poll_event).
     pub fn handle_timeout(&mut self, now: Duration) {
         self.send.handle_timeout(now);
         if self.send.state() == State::Closed {
-            // A timeout ended the connection: stop reading.
+            // A timer ended the connection: stop reading.
             self.recv.stop();
         }
     }
@@ -340,29 +385,29 @@ impl Connection {
     /// Queues a text message, split into frames of at most
     /// [`Config::max_send_frame_size`]. `String` and `Utf8Bytes` are taken without a
     /// copy.
-    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), LocalError> {
         self.send.send_text(text)
     }
 
     /// Queues a binary message, split into frames of at most
     /// [`Config::max_send_frame_size`]. A server sends `Bytes` without copying them.
-    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), LocalError> {
         self.send.send_binary(data)
     }
 
     /// Queues a binary message copied from `data`: the fastest send for small
     /// messages (see [`SendHalf::send_binary_slice`]).
-    pub fn send_binary_slice(&mut self, data: &[u8]) -> Result<(), SendError> {
+    pub fn send_binary_slice(&mut self, data: &[u8]) -> Result<(), LocalError> {
         self.send.send_binary_slice(data)
     }
 
     /// Queues a text message copied from `text` (see [`SendHalf::send_text_str`]).
-    pub fn send_text_str(&mut self, text: &str) -> Result<(), SendError> {
+    pub fn send_text_str(&mut self, text: &str) -> Result<(), LocalError> {
         self.send.send_text_str(text)
     }
 
     /// Queues a message encoded once for many connections (see [`PreparedMessage`]).
-    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), LocalError> {
         self.send.send_prepared(message)
     }
 
@@ -376,23 +421,23 @@ impl Connection {
         kind: MessageKind,
         data: impl Into<Bytes>,
         fin: bool,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), LocalError> {
         self.send.send_fragment(kind, data, fin)
     }
 
     /// Queues a ping (payload at most 125 bytes).
-    pub fn send_ping(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+    pub fn send_ping(&mut self, payload: impl Into<Bytes>) -> Result<(), LocalError> {
         self.send.send_ping(payload)
     }
 
     /// Queues an unsolicited pong (payload at most 125 bytes), e.g. as a heartbeat.
-    pub fn send_pong(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+    pub fn send_pong(&mut self, payload: impl Into<Bytes>) -> Result<(), LocalError> {
         self.send.send_pong(payload)
     }
 
     /// Starts the closing handshake: queues a close frame after everything already
     /// queued, and waits up to [`Config::close_timeout`] for the peer's answer.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), LocalError> {
         self.send.close(code, reason)
     }
 

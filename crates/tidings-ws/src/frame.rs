@@ -24,29 +24,6 @@ use core::fmt;
 
 use bytes::BufMut;
 
-/// The result of an incremental parse: either done, or more bytes are needed.
-///
-/// Incomplete input is not an error (the httparse convention): ask again when more
-/// bytes have arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub enum Status<T> {
-    /// The value was parsed completely.
-    Complete(T),
-    /// More input is needed before anything can be said.
-    Partial,
-}
-
-impl<T> Status<T> {
-    /// Returns the value, or `None` if the parse was partial.
-    pub fn complete(self) -> Option<T> {
-        match self {
-            Self::Complete(v) => Some(v),
-            Self::Partial => None,
-        }
-    }
-}
-
 /// A frame opcode (RFC 6455 §5.2, §11.8): four bits, half of them reserved.
 ///
 /// The space is open (future extensions may define the reserved values), so this is
@@ -132,12 +109,18 @@ pub const MAX_HEADER_LEN: usize = 14;
 pub enum HeaderError {
     /// §5.2: "the most significant bit MUST be 0" in a 64-bit payload length.
     LengthHighBitSet,
+    /// §5.2: "the minimal number of bytes MUST be used to encode the length": a
+    /// 16-bit length under 126, or a 64-bit length under 65,536.
+    NonMinimalLength,
 }
 
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::LengthHighBitSet => f.write_str("64-bit payload length has its high bit set"),
+            Self::NonMinimalLength => {
+                f.write_str("payload length not encoded in the minimal number of bytes")
+            }
         }
     }
 }
@@ -147,43 +130,51 @@ impl core::error::Error for HeaderError {}
 impl FrameHeader {
     /// Decodes a header from the start of `buf`.
     ///
-    /// Returns the header and its length in bytes, or [`Status::Partial`] if `buf`
-    /// ends inside the header. Only the length's high bit can make a header invalid
-    /// on its own; the rules that depend on context (reserved bits, opcodes, masking
-    /// by role) are the connection's.
+    /// Returns the header and its length in bytes, or `None` if `buf` ends inside the
+    /// header: nothing is consumed, call again with more bytes. Only the length field
+    /// can make a header invalid on its own (its high bit, or a longer form than the
+    /// length needs); the rules that depend on context (reserved bits, opcodes,
+    /// masking by role) are the connection's.
     ///
     /// ```
-    /// use tidings_ws::frame::{FrameHeader, OpCode, Status};
+    /// use tidings_ws::frame::{FrameHeader, HeaderError, OpCode};
     ///
     /// // RFC 6455 §5.7: a single-frame unmasked text message "Hello".
     /// let bytes = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
-    /// let Status::Complete((header, len)) = FrameHeader::decode(&bytes)? else { panic!() };
+    /// let Some((header, len)) = FrameHeader::decode(&bytes)? else { panic!() };
     /// assert_eq!((header.opcode, header.payload_len, len), (OpCode::TEXT, 5, 2));
-    /// assert_eq!(FrameHeader::decode(&bytes[..1])?, Status::Partial);
-    /// # Ok::<(), tidings_ws::frame::HeaderError>(())
+    /// assert_eq!(FrameHeader::decode(&bytes[..1])?, None);
+    /// // Five bytes announced in the 16-bit form: §5.2 asks for the 7-bit one.
+    /// assert_eq!(FrameHeader::decode(&[0x81, 126, 0, 5]), Err(HeaderError::NonMinimalLength));
+    /// # Ok::<(), HeaderError>(())
     /// ```
     #[inline]
-    pub fn decode(buf: &[u8]) -> Result<Status<(Self, usize)>, HeaderError> {
+    pub fn decode(buf: &[u8]) -> Result<Option<(Self, usize)>, HeaderError> {
         let &[b0, b1, ref rest @ ..] = buf else {
-            return Ok(Status::Partial);
+            return Ok(None);
         };
         let masked = b1 & 0x80 != 0;
+        // §5.2: "If 126, the following 2 bytes interpreted as a 16-bit unsigned integer
+        // are the payload length. If 127, the following 8 bytes interpreted as a 64-bit
+        // unsigned integer (the most significant bit MUST be 0) are the payload length.
+        // [...] the minimal number of bytes MUST be used to encode the length".
         let (payload_len, len_bytes) = match b1 & 0x7F {
+            n @ 0..126 => (u64::from(n), 0),
             126 => match rest {
-                [a, b, ..] => (u64::from(u16::from_be_bytes([*a, *b])), 2),
-                _ => return Ok(Status::Partial),
+                [a, b, ..] => match u16::from_be_bytes([*a, *b]) {
+                    0..126 => return Err(HeaderError::NonMinimalLength),
+                    n => (u64::from(n), 2),
+                },
+                _ => return Ok(None),
             },
-            127 => match rest.first_chunk::<8>() {
-                Some(n) => {
-                    let n = u64::from_be_bytes(*n);
-                    if n >> 63 != 0 {
-                        return Err(HeaderError::LengthHighBitSet);
-                    }
-                    (n, 8)
-                }
-                None => return Ok(Status::Partial),
+            _ => match rest.first_chunk::<8>() {
+                Some(n) => match u64::from_be_bytes(*n) {
+                    0..0x1_0000 => return Err(HeaderError::NonMinimalLength),
+                    n if n >> 63 != 0 => return Err(HeaderError::LengthHighBitSet),
+                    n => (n, 8),
+                },
+                None => return Ok(None),
             },
-            n => (u64::from(n), 0),
         };
         let mut len = 2 + len_bytes;
         let mask = if masked {
@@ -192,7 +183,7 @@ impl FrameHeader {
                     len += 4;
                     Some(MaskingKey(*key))
                 }
-                None => return Ok(Status::Partial),
+                None => return Ok(None),
             }
         } else {
             None
@@ -204,7 +195,7 @@ impl FrameHeader {
             mask,
             payload_len,
         };
-        Ok(Status::Complete((header, len)))
+        Ok(Some((header, len)))
     }
 
     /// The number of bytes [`encode`](Self::encode) writes: 2 to 14.
@@ -226,7 +217,7 @@ impl FrameHeader {
     /// Each form is written as a fixed-size piece from registers, not copied out of a
     /// stack array with a run-time length: that copy is a `memcpy` call whose load
     /// straddles the array's separate byte stores, which stalls store-to-load
-    /// forwarding; it was a third of the cost of a small server frame.
+    /// forwarding.
     #[inline]
     pub fn encode(&self, buf: &mut impl BufMut) {
         let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.bits();
@@ -373,7 +364,7 @@ mod tests {
         for (name, bytes, value) in cases {
             assert_eq!(
                 FrameHeader::decode(bytes),
-                Ok(Status::Complete((*value, bytes.len()))),
+                Ok(Some((*value, bytes.len()))),
                 "decode {name}"
             );
             let mut out = Vec::new();
@@ -383,7 +374,7 @@ mod tests {
             for cut in 0..bytes.len() {
                 assert_eq!(
                     FrameHeader::decode(&bytes[..cut]),
-                    Ok(Status::Partial),
+                    Ok(None),
                     "{name} @{cut}"
                 );
             }
@@ -436,9 +427,34 @@ mod tests {
         );
     }
 
+    /// §5.2: "the minimal number of bytes MUST be used to encode the length". Each
+    /// longer form just under its own range is refused, masked or not, as soon as the
+    /// length field is whole (before the masking key); the shortest lengths of each
+    /// form are in `vectors_both_ways`.
+    #[test]
+    fn non_minimal_lengths_are_errors() {
+        let cases: &[&[u8]] = &[
+            &[0x82, 126, 0, 0],
+            &[0x82, 126, 0, 5],
+            &[0x82, 0xFE, 0, 125, 1, 2, 3, 4],
+            &[0x82, 127, 0, 0, 0, 0, 0, 0, 0, 0],
+            &[0x82, 127, 0, 0, 0, 0, 0, 0, 0, 125],
+            &[0x82, 127, 0, 0, 0, 0, 0, 0, 0, 126],
+            &[0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+            &[0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 1, 2, 3, 4],
+        ];
+        for bytes in cases {
+            assert_eq!(
+                FrameHeader::decode(bytes),
+                Err(HeaderError::NonMinimalLength),
+                "{bytes:02x?}"
+            );
+        }
+    }
+
     #[test]
     fn reserved_bits_and_opcodes_decode() {
-        let Ok(Status::Complete((h, 2))) = FrameHeader::decode(&[0x73, 0x00]) else {
+        let Ok(Some((h, 2))) = FrameHeader::decode(&[0x73, 0x00]) else {
             panic!("should decode");
         };
         assert_eq!((h.fin, h.rsv, h.opcode.bits()), (false, 0b111, 3));

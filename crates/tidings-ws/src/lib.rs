@@ -29,15 +29,23 @@
 //! - 1002: reserved bits without an extension, reserved opcodes, fragmented or
 //!   over-long control frames, continuation frames out of order, unmasked frames from a
 //!   client or masked frames from a server, a 64-bit length with its high bit set, a
-//!   one-byte close payload, close codes that may not be sent;
+//!   length in a longer form than it needs (§5.2: "the minimal number of bytes MUST
+//!   be used"), a one-byte close payload, close codes that may not be sent;
 //! - 1007: text or a close reason that is not UTF-8, detected at the first bad byte as
 //!   it arrives, not at the end of the message;
 //! - 1009: frames over [`Config::max_frame_size`] (as soon as the header says so) and
-//!   messages over [`Config::max_message_size`].
+//!   messages over [`Config::max_message_size`] (1 MiB each by default; a compressed
+//!   message counts after inflation);
+//! - 1008: a data message not complete within [`Config::message_timeout`] of its
+//!   first frame (30 s by default);
+//! - 1001 with the reason "idle timeout": nothing received for
+//!   [`Config::idle_timeout`], when it is set.
 //!
 //! It never panics on input, and what the peer sends is bounded by the [`Config`]
-//! limits: a header announcing 2^63 bytes costs nothing, and a flood of empty frames
-//! costs constant work each.
+//! limits, in memory and in time: a header announcing 2^63 bytes costs nothing, a
+//! flood of empty frames costs constant work each and ends at the message deadline,
+//! and no peer can make a connection hold more than one message's limit of inflated
+//! bytes, or hold it for longer than that deadline.
 //!
 //! # Example
 //!
@@ -47,7 +55,7 @@
 //! use core::time::Duration;
 //! use tidings_ws::{CloseCode, Config, Connection, Event, State};
 //!
-//! let mut client = Connection::client_with_mask_source(Config::default(), || [7, 7, 7, 7]);
+//! let mut client = Connection::client_with_random_source(Config::default(), |key: &mut [u8]| key.fill(7));
 //! let mut server = Connection::server(Config::default());
 //! let now = Duration::ZERO;
 //!
@@ -71,9 +79,9 @@
 //!
 //! # Features
 //!
-//! - `std` (default): OS randomness for client masking keys ([`OsMaskSource`]) and
+//! - `std` (default): OS randomness for client masking keys ([`OsRandom`]) and
 //!   runtime CPU detection in `simdutf8`. Without it the crate is `no_std` + `alloc`,
-//!   and a client needs a [`MaskSource`] of your choosing.
+//!   and a client needs a [`RandomSource`] of your choosing.
 //! - `deflate`: permessage-deflate (RFC 7692) with zlib-rs: set
 //!   `Config::deflate` to what the handshake agreed (`DeflateConfig`); implies
 //!   `std`. Compressed messages are inflated as they arrive, bounded by
@@ -124,11 +132,11 @@ pub use config::Config;
 pub use connection::{Chunk, Connection, Event, MessageKind, Role, State};
 #[cfg(feature = "deflate")]
 pub use deflate::DeflateConfig;
-pub use error::{Error, SendError};
-pub use frame::{FrameHeader, MaskingKey, OpCode, Status};
-pub use key::MaskSource;
+pub use error::{Error, LocalError};
+pub use frame::{FrameHeader, MaskingKey, OpCode};
 #[cfg(feature = "std")]
-pub use key::OsMaskSource;
+pub use key::OsRandom;
+pub use key::RandomSource;
 pub use recv::{EventRef, RecvHalf, Signal};
 pub use send::{PreparedMessage, SendHalf};
 pub use utf8::Utf8Bytes;

@@ -3,11 +3,29 @@
 //! This half owns everything that input decides: the read buffer, the frame being
 //! received, message reassembly and UTF-8 validation. It never writes. What the sending
 //! half must act on (a ping to answer, a close to echo, a failure to report with a
-//! close frame, proof that the peer is alive, the end of the transport) is recorded as
-//! [`Signal`]s: [`Connection`](crate::Connection) applies them at once, and after
+//! close frame, proof that the peer is alive, a message started or finished for the
+//! assembly deadline, the end of the transport) is recorded as [`Signal`]s:
+//! [`Connection`](crate::Connection) applies them at once, and after
 //! [`Connection::into_split`](crate::Connection::into_split) the caller carries them to
 //! the [`SendHalf`](crate::SendHalf), so a reader task and a writer task share no
 //! state and take no lock.
+//!
+//! A data frame takes one of four ways, chosen by where its bytes are; all of them
+//! apply the same header rules (`check_header`), and every whole message becomes its
+//! event in one place (`message_event`):
+//!
+//! 1. *whole in the read buffer* (`whole_message`, the fast path of both
+//!    `poll_event`s): an unfragmented, uncompressed message whose bytes are all here
+//!    is checked, unmasked and validated in place and split off (or lent, by
+//!    `poll_event_ref`), with none of the per-frame state;
+//! 2. *in place* (`data_frame`): any other uncompressed frame, unmasked and validated
+//!    in the read buffer as its bytes arrive; a fragmented message is gathered in the
+//!    message buffer, and in chunk mode each piece is handed out as it comes;
+//! 3. *direct* (`receive_direct`, `direct_frame`): a large frame whose header
+//!    `receive` finds with the frame not all there is copied into the message buffer
+//!    as it arrives, unmasked on the way;
+//! 4. *compressed* (`compressed_data_frame`): a frame of a permessage-deflate message,
+//!    unmasked and inflated into the message buffer as it arrives.
 //!
 //! Invariants (see also the connection module):
 //! - frames are parsed lazily, one per `poll_event` step, so decoded events never queue
@@ -29,8 +47,8 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::connection::{Chunk, Event, MAX_PENDING_PONGS, MessageKind, Role};
 use crate::error::Error;
-use crate::frame::{FrameHeader, HeaderError, MaskingKey, OpCode, Status};
-use crate::mask::{apply_mask, extend_masked};
+use crate::frame::{FrameHeader, MaskingKey, OpCode};
+use crate::mask::{apply_mask, apply_mask_inline, extend_masked};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 /// Something the receiving half learned that the sending half must act on.
@@ -43,12 +61,18 @@ pub struct Signal(pub(crate) SignalKind);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SignalKind {
-    /// A frame arrived: the peer is alive (clears a keepalive deadline).
+    /// A frame arrived: the peer is alive (clears a keepalive deadline, restarts the
+    /// idle timer).
     Heard,
+    /// A data message started since the last signal and is still being received:
+    /// its assembly deadline starts now.
+    MessageStarted,
+    /// No data message is being received any more.
+    MessageDone,
     /// A ping to answer with this payload.
     Ping(Bytes),
-    /// The peer's close frame, with its code if it had one.
-    CloseReceived(Option<CloseCode>),
+    /// The peer's close frame, to echo (`None` if it carried no code).
+    CloseReceived(Option<CloseFrame>),
     /// The connection failed while receiving.
     Failed(Error),
     /// The transport will deliver no more bytes.
@@ -122,7 +146,50 @@ struct InMessage {
     inflated: u64,
 }
 
+/// A whole data message as its event: the one place one is built, whichever way the
+/// message came (whole in the read buffer, reassembled, copied as it arrived, or
+/// inflated). Text was validated on the way in.
+#[inline(always)]
+fn message_event(kind: MessageKind, data: Bytes) -> Event {
+    match kind {
+        MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
+        MessageKind::Binary => Event::Binary(data),
+    }
+}
+
 impl InMessage {
+    /// The message's last byte arrived: its whole payload `data` becomes its event,
+    /// and no message is in progress any more.
+    #[inline]
+    fn finish(&mut self, kind: MessageKind, data: Bytes) -> Event {
+        self.kind = None;
+        message_event(kind, data)
+    }
+
+    /// The next piece of the message, in [`Config::receive_chunks`] mode; `last` ends
+    /// the message.
+    fn chunk(&mut self, kind: MessageKind, data: Bytes, last: bool) -> Event {
+        let first = !self.delivered;
+        self.delivered = true;
+        if last {
+            self.kind = None;
+        }
+        Event::Chunk(Chunk {
+            kind,
+            data,
+            first,
+            last,
+        })
+    }
+
+    /// At the message's last byte: text must not end inside a code point (§8.1).
+    fn finish_utf8(&mut self, kind: MessageKind) -> Result<(), Error> {
+        match kind {
+            MessageKind::Text => self.utf8.finish().map_err(|_| Error::InvalidUtf8),
+            MessageKind::Binary => Ok(()),
+        }
+    }
+
     /// Appends a direct frame's payload bytes (at `offset` in the frame), unmasked on
     /// the way; text is validated while in cache, a failure noted for `poll_event`.
     fn take_masked(&mut self, payload: &[u8], mask: Option<MaskingKey>, offset: u64) {
@@ -147,9 +214,15 @@ impl InMessage {
 /// Signals not yet taken, folded so that they stay bounded whatever the peer sends.
 #[derive(Debug, Default)]
 struct Signals {
+    /// Whether `heard` is worth telling (a keepalive or idle timer is configured).
+    heard_matters: bool,
     heard: bool,
+    /// A data message started since the last `poll_signal`.
+    message_started: bool,
+    /// What the sending half was last told: a message is in progress.
+    message_told: bool,
     pings: VecDeque<Bytes>,
-    close: Option<Option<CloseCode>>,
+    close: Option<Option<CloseFrame>>,
     failed: Option<Error>,
     eof: bool,
 }
@@ -178,35 +251,6 @@ fn validate_utf8(bytes: &[u8]) -> Result<&str, ()> {
         crate::short_text::from_utf8(bytes).ok_or(())
     } else {
         simdutf8::basic::from_utf8(bytes).map_err(|_| ())
-    }
-}
-
-/// Unmasks a whole payload in place. Short ones (most messages of a chat or a
-/// ticker) take a loop small enough to stay inline, with none of
-/// [`apply_mask`]'s set-up for an offset.
-#[inline(always)]
-fn unmask(payload: &mut [u8], key: MaskingKey) {
-    if payload.len() > 128 {
-        return apply_mask(payload, key, 0);
-    }
-    // The key four times, in memory order on either endianness.
-    let half = u64::from(u32::from_ne_bytes(key.0));
-    let word = half | half << 32;
-    let wide = u128::from(word) | u128::from(word) << 64;
-    let mut blocks = payload.chunks_exact_mut(16);
-    for block in &mut blocks {
-        if let Ok(bytes) = <[u8; 16]>::try_from(&*block) {
-            block.copy_from_slice(&(u128::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
-        }
-    }
-    // The rest starts at a multiple of 16, so at key byte 0.
-    let rest = blocks.into_remainder();
-    let (words, bytes) = rest.split_at_mut(rest.len() & !7);
-    if let Ok(eight) = <[u8; 8]>::try_from(&*words) {
-        words.copy_from_slice(&(u64::from_ne_bytes(eight) ^ word).to_ne_bytes());
-    }
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b ^= key.0[i & 3];
     }
 }
 
@@ -242,6 +286,17 @@ enum Step {
     Starved,
 }
 
+impl Step {
+    /// No event: on to the next frame if this one is `complete`, else wait for bytes.
+    fn next(complete: bool) -> Self {
+        if complete {
+            Self::Continue
+        } else {
+            Self::Starved
+        }
+    }
+}
+
 impl RecvHalf {
     pub(crate) fn new(role: Role, config: Config) -> Self {
         Self {
@@ -251,7 +306,10 @@ impl RecvHalf {
             message: InMessage::default(),
             input_done: false,
             eof: false,
-            signals: Signals::default(),
+            signals: Signals {
+                heard_matters: config.keepalive_interval.is_some() || config.idle_timeout.is_some(),
+                ..Signals::default()
+            },
             lent: 0,
             ready: None,
             #[cfg(feature = "deflate")]
@@ -306,7 +364,7 @@ impl RecvHalf {
         if self.frame.is_some() || self.config.receive_chunks {
             return bytes;
         }
-        let Ok(Status::Complete((header, header_len))) = FrameHeader::decode(bytes) else {
+        let Ok(Some((header, header_len))) = FrameHeader::decode(bytes) else {
             return bytes;
         };
         let payload = &bytes[header_len..];
@@ -346,20 +404,15 @@ impl RecvHalf {
             return false;
         };
         let message = &mut self.message;
-        let text = message.kind == Some(MessageKind::Text);
-        if message.invalid_utf8 || (frame.header.fin && text && message.utf8.finish().is_err()) {
+        let kind = message.kind.unwrap_or(MessageKind::Binary);
+        if message.invalid_utf8 || (frame.header.fin && message.finish_utf8(kind).is_err()) {
             message.invalid_utf8 = true;
             return false;
         }
         self.frame = None;
         if frame.header.fin {
-            message.kind = None;
             let data = message.buf.split().freeze();
-            self.ready = Some(if text {
-                Event::Text(Utf8Bytes::from_validated(data))
-            } else {
-                Event::Binary(data)
-            });
+            self.ready = Some(message.finish(kind, data));
         }
         true
     }
@@ -402,16 +455,13 @@ impl RecvHalf {
         if let Some((kind, start, end)) = self.whole_message(0, true)? {
             self.read.advance(start);
             let data = self.read.split_to(end - start).freeze();
-            return Ok(Some(match kind {
-                MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
-                MessageKind::Binary => Event::Binary(data),
-            }));
+            return Ok(Some(message_event(kind, data)));
         }
         while !self.input_done {
             let frame = match self.frame {
                 Some(frame) => frame,
                 None => match FrameHeader::decode(&self.read) {
-                    Ok(Status::Complete((header, len))) => {
+                    Ok(Some((header, len))) => {
                         if let Err(e) = self.accept_header(&header) {
                             return Err(self.fail(e));
                         }
@@ -426,10 +476,8 @@ impl RecvHalf {
                         self.frame = Some(frame);
                         frame
                     }
-                    Ok(Status::Partial) => return self.starved(),
-                    Err(HeaderError::LengthHighBitSet) => {
-                        return Err(self.fail(Error::LengthHighBitSet));
-                    }
+                    Ok(None) => return self.starved(),
+                    Err(e) => return Err(self.fail(e.into())),
                 },
             };
             let step = if frame.header.opcode.is_control() {
@@ -529,8 +577,7 @@ impl RecvHalf {
         {
             return Ok(None);
         }
-        let Ok(Status::Complete((header, header_len))) = FrameHeader::decode(&self.read[base..])
-        else {
+        let Ok(Some((header, header_len))) = FrameHeader::decode(&self.read[base..]) else {
             return Ok(None);
         };
         let start = base + header_len;
@@ -559,13 +606,13 @@ impl RecvHalf {
         let valid = match (kind, header.mask) {
             (MessageKind::Binary, key) => {
                 if let Some(key) = key {
-                    unmask(payload, key);
+                    apply_mask_inline(payload, key, 0);
                 }
                 true
             }
             (MessageKind::Text, key) if !validate => {
                 if let Some(key) = key {
-                    unmask(payload, key);
+                    apply_mask_inline(payload, key, 0);
                 }
                 true
             }
@@ -605,17 +652,30 @@ impl RecvHalf {
 
     /// The next signal for the sending half, in the order they must be applied.
     pub fn poll_signal(&mut self) -> Option<Signal> {
+        // Whether a message is being assembled is folded to its latest state: a
+        // message that started and ended between two calls is not reported at all, so
+        // whole messages cost nothing here and a flood of frames makes no signals. (A
+        // `message_started` left set while none is assembled only ever announces a
+        // message that starts later, which is then true.)
+        let assembling = self.message.kind.is_some();
         let s = &mut self.signals;
-        let kind = if core::mem::take(&mut s.heard) {
+        // A frame heard matters only to the keepalive and idle timers.
+        let kind = if core::mem::take(&mut s.heard) && s.heard_matters {
             SignalKind::Heard
         } else if let Some(payload) = s.pings.pop_front() {
             SignalKind::Ping(payload)
-        } else if let Some(code) = s.close.take() {
-            SignalKind::CloseReceived(code)
+        } else if let Some(frame) = s.close.take() {
+            SignalKind::CloseReceived(frame)
         } else if let Some(error) = s.failed.take() {
             SignalKind::Failed(error)
         } else if core::mem::take(&mut s.eof) {
             SignalKind::Eof
+        } else if assembling && (core::mem::take(&mut s.message_started) || !s.message_told) {
+            s.message_told = true;
+            SignalKind::MessageStarted
+        } else if !assembling && s.message_told {
+            s.message_told = false;
+            SignalKind::MessageDone
         } else {
             return None;
         };
@@ -773,6 +833,7 @@ impl RecvHalf {
             return;
         }
         if let Some(kind) = verdict.starts {
+            self.signals.message_started = true;
             self.message.kind = Some(kind);
             self.message.len = 0;
             self.message.delivered = false;
@@ -831,7 +892,9 @@ impl RecvHalf {
             }
         };
         self.end_input();
-        self.signals.close = Some(frame.as_ref().map(|f| f.code));
+        // The reason is at most 123 bytes by construction (a control payload is at
+        // most 125), so the echo is bounded too.
+        self.signals.close = Some(frame.clone());
         Ok(Event::Close(frame))
     }
 
@@ -868,34 +931,20 @@ impl RecvHalf {
         }
         let complete = available == remaining;
         let last = complete && h.fin;
-        if last && kind == MessageKind::Text {
-            self.message.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+        if last {
+            self.message.finish_utf8(kind)?;
         }
 
         if self.config.receive_chunks {
             if available == 0 && !last {
                 self.frame = if complete { None } else { Some(frame) };
-                return Ok(if complete {
-                    Step::Continue
-                } else {
-                    Step::Starved
-                });
+                return Ok(Step::next(complete));
             }
             let data = self.read.split_to(available).freeze();
             frame.taken += available as u64;
             frame.checked = 0;
             self.frame = if complete { None } else { Some(frame) };
-            let first = !self.message.delivered;
-            self.message.delivered = true;
-            if last {
-                self.message.kind = None;
-            }
-            return Ok(Step::Event(Event::Chunk(Chunk {
-                kind,
-                data,
-                first,
-                last,
-            })));
+            return Ok(Step::Event(self.message.chunk(kind, data, last)));
         }
 
         if !complete {
@@ -914,11 +963,7 @@ impl RecvHalf {
             self.message.buf.extend_from_slice(&payload);
             self.message.buf.split().freeze()
         };
-        self.message.kind = None;
-        Ok(Step::Event(match kind {
-            MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
-            MessageKind::Binary => Event::Binary(data),
-        }))
+        Ok(Step::Event(self.message.finish(kind, data)))
     }
 
     /// A direct frame: a large frame whose header [`receive`](Self::receive) found
@@ -1004,43 +1049,22 @@ impl RecvHalf {
             Err(InflateError::Invalid) => return Err(Error::InvalidCompressedData),
             Err(InflateError::TooBig { len }) => return Err(Error::MessageTooBig { len, limit }),
         }
-        if last && kind == MessageKind::Text {
-            message.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+        if last {
+            message.finish_utf8(kind)?;
         }
 
         if self.config.receive_chunks {
             if message.buf.is_empty() && !last {
-                return Ok(if complete {
-                    Step::Continue
-                } else {
-                    Step::Starved
-                });
+                return Ok(Step::next(complete));
             }
-            let first = !message.delivered;
-            message.delivered = true;
-            if last {
-                message.kind = None;
-            }
-            return Ok(Step::Event(Event::Chunk(Chunk {
-                kind,
-                data: message.buf.split().freeze(),
-                first,
-                last,
-            })));
+            let data = message.buf.split().freeze();
+            return Ok(Step::Event(message.chunk(kind, data, last)));
         }
         if !last {
-            return Ok(if complete {
-                Step::Continue
-            } else {
-                Step::Starved
-            });
+            return Ok(Step::next(complete));
         }
-        message.kind = None;
         let data = message.buf.split().freeze();
-        Ok(Step::Event(match kind {
-            MessageKind::Text => Event::Text(Utf8Bytes::from_validated(data)),
-            MessageKind::Binary => Event::Binary(data),
-        }))
+        Ok(Step::Event(message.finish(kind, data)))
     }
 
     /// No complete event in the buffer: wait, unless the transport is gone.

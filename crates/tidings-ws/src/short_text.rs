@@ -4,21 +4,9 @@
 //! # Why
 //!
 //! Most text messages of a chat, a ticker or a game are a few dozen bytes, and for
-//! them the validator's fixed cost is much of the message's cost. Measured on the
-//! benchmarks' text (ASCII with some two- and three-byte characters), in a loop over
-//! messages at varying offsets, ns per message:
-//!
-//! | bytes | `core::str::from_utf8` | `simdutf8` | [`is_valid`] |
-//! |---|---|---|---|
-//! | 8 | 9.5 | 6.4 | 2.5 |
-//! | 16 | 12.5 | 14.4 | 8.7 |
-//! | 32 | 37.0 | 26.1 | 10.9 |
-//! | 48 | 37.6 | 26.9 | 13.1 |
-//! | 64 | 43.0 | 5.8 | 20.8 |
-//! | 125 | 77.6 | 22.4 | 32.3 |
-//!
-//! `core` pays a call and an alignment set-up, `simdutf8` a dispatch and a padded
-//! tail below its 64-byte block. The loop below is small enough to inline, skips
+//! them the validator's fixed cost is much of the message's cost: `core` pays a call
+//! and an alignment set-up, `simdutf8` a dispatch and a padded tail below its 64-byte
+//! block (docs/performance.md has the measurements). The loop below is small enough to inline, skips
 //! ASCII eight bytes at a time and checks other characters against RFC 3629's table;
 //! it wins below [`SHORT`] bytes and `simdutf8` wins from there. Lending the text as
 //! `&str` after it then needs `from_utf8_unchecked`, the one `unsafe` call here:

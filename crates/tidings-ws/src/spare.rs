@@ -10,9 +10,8 @@
 //! slow on this kind of CPU when the destination is misaligned by the frame header),
 //! or masked into a small stack block and then copied (two passes again). Reading the
 //! source once and writing each masked word once to its final place is what the
-//! `ws_encode/client_masked` benchmark's "limit: copy+mask" row does; the two-pass
-//! code ran at 0.3-0.5x of it, masking into a 1 KiB stack block then copying at
-//! 0.35-0.6x, this one at 0.8-1.0x (docs/performance.md).
+//! `ws_encode/client_masked` benchmark's "limit: copy+mask" row does, and only this
+//! one-pass form comes close to it (docs/performance.md has the figures).
 //!
 //! Two placement effects matter as much as the pass count, and are handled here: the
 //! destination is aligned so that no vector store straddles a cache line, and the

@@ -7,54 +7,14 @@
 //! deflate bomb costs the receiver.
 #![cfg(feature = "deflate")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
 use tidings_ws::{Config, Connection, DeflateConfig, Error, Event, MessageKind};
 
-struct Counting;
+#[path = "common/counting.rs"]
+#[allow(dead_code, reason = "each test file uses part of the counter")]
+mod counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-/// The most `LIVE` has been since the last reset.
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter only observes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: the caller upholds `alloc`'s contract, which `System` shares.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Counted as the allocator does it: in place (mremap for large blocks), so
-        // old and new never both count.
-        if new_size > layout.size() {
-            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                - layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        } else {
-            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-        }
-        // SAFETY: the caller upholds `realloc`'s contract, which `System` shares.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Tests must not overlap: the counter is process-wide.
-static SERIAL: Mutex<()> = Mutex::new(());
+use counting::{SERIAL, count_from_here, live};
 
 fn message() -> String {
     (0..300)
@@ -63,14 +23,16 @@ fn message() -> String {
 }
 
 /// Heap held by one idle server connection with `preset` (both sides use it).
-fn idle_bytes(preset: Option<DeflateConfig>) -> usize {
+fn idle_bytes(preset: Option<DeflateConfig>) -> isize {
     let mut config = Config::default();
     config.deflate = preset;
-    let mut client = Connection::client_with_mask_source(config.clone(), || [1, 2, 3, 4]);
+    let mut client = Connection::client_with_random_source(config.clone(), |k: &mut [u8]| {
+        k.copy_from_slice(&[1, 2, 3, 4])
+    });
     client.send_text(message()).unwrap();
     let mut wire = Vec::new();
     client.poll_transmit_into(Duration::ZERO, &mut wire);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     let mut server = Connection::server(config);
     server.receive(&wire);
     let Ok(Some(Event::Text(text))) = server.poll_event() else {
@@ -79,7 +41,7 @@ fn idle_bytes(preset: Option<DeflateConfig>) -> usize {
     server.send_text(text).unwrap();
     while server.poll_transmit(Duration::ZERO).is_some() {}
     server.shrink_buffers();
-    let held = LIVE.load(Ordering::Relaxed) - before;
+    let held = live() - before;
     drop(server);
     held
 }
@@ -87,6 +49,7 @@ fn idle_bytes(preset: Option<DeflateConfig>) -> usize {
 #[test]
 fn idle_memory_per_preset() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    count_from_here();
     let none = idle_bytes(None);
     let default = idle_bytes(Some(DeflateConfig::default()));
     let low = idle_bytes(Some(DeflateConfig::low_memory()));
@@ -113,9 +76,12 @@ fn idle_memory_per_preset() {
 #[test]
 fn a_one_gib_bomb_costs_the_receiver_about_its_limit() {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    count_from_here();
     let mut config = Config::default();
     config.deflate = Some(DeflateConfig::default());
-    let mut client = Connection::client_with_mask_source(config.clone(), || [1, 2, 3, 4]);
+    let mut client = Connection::client_with_random_source(config.clone(), |k: &mut [u8]| {
+        k.copy_from_slice(&[1, 2, 3, 4])
+    });
     let zeros = bytes::Bytes::from(vec![0u8; 64 << 20]);
     for i in 0..16 {
         client
@@ -129,8 +95,8 @@ fn a_one_gib_bomb_costs_the_receiver_about_its_limit() {
 
     let limit = 16 << 20;
     config.max_message_size = limit;
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = live();
+    counting::reset_peak();
     let mut server = Connection::server(config);
     let mut error = None;
     for piece in wire.chunks(64 << 10) {
@@ -143,7 +109,7 @@ fn a_one_gib_bomb_costs_the_receiver_about_its_limit() {
             }
         }
     }
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = counting::peak() - before;
     println!(
         "bomb: {} B on the wire, refused with {:?}, receiver peak heap {} KiB",
         wire.len(),
@@ -156,5 +122,5 @@ fn a_one_gib_bomb_costs_the_receiver_about_its_limit() {
     );
     // The message buffer grows by doubling, so its capacity may reach twice the
     // limit (the pages written stay within the limit); never more.
-    assert!(peak < 2 * limit + (2 << 20), "peak {peak}");
+    assert!(peak < 2 * limit as isize + (2 << 20), "peak {peak}");
 }

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tidings_handshake::{ClientBuilder, Parsed, Response, Status};
+use tidings_handshake::{ClientBuilder, Response, Status};
 use tidings_ws::{CloseCode, Config, Connection, Event, State};
 
 #[allow(dead_code)]
@@ -43,8 +43,7 @@ impl Client {
         let mut out = Vec::new();
         let mut handshake = ClientBuilder::new(&format!("ws://{addr}/echo"))
             .unwrap()
-            .send_request(&mut out)
-            .unwrap();
+            .send_request(&mut out);
         stream.write_all(&out).unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         let leftover = loop {
@@ -52,14 +51,10 @@ impl Client {
             assert!(n > 0, "server closed during the handshake");
             match handshake.parse(&buf[..n]).unwrap() {
                 Status::Partial => {}
-                Status::Complete(Parsed {
-                    head: Response::Accepted(_),
-                    consumed,
-                }) => break buf[consumed..n].to_vec(),
-                Status::Complete(Parsed {
-                    head: Response::Rejected(r),
-                    ..
-                }) => panic!("rejected: {}", r.status()),
+                Status::Complete((Response::Accepted(_), consumed)) => {
+                    break buf[consumed..n].to_vec();
+                }
+                Status::Complete((Response::Rejected(r), _)) => panic!("rejected: {}", r.status()),
             }
         };
         let mut conn = Connection::client(Config::default());

@@ -3,9 +3,9 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Pair, events, transmit};
+use common::{Driven, Pair, events, transmit};
 use core::time::Duration;
-use tidings_ws::{Chunk, CloseCode, Config, Error, Event, MessageKind, SendError, State};
+use tidings_ws::{Chunk, CloseCode, Config, Error, Event, LocalError, MessageKind, State};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -32,6 +32,10 @@ fn client_initiated_close() {
         Some(1000),
         "echoed code"
     );
+    match p.client_events.last() {
+        Some(Event::Close(Some(f))) => assert_eq!(f.reason.as_str(), "done", "echoed reason"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         (p.client.state(), p.server.state()),
         (State::Closed, State::Closed)
@@ -210,7 +214,7 @@ fn control_frames_overtake_data_but_close_does_not() {
     assert_eq!(first.len(), 4, "header of frame 1");
     p.server.send_ping(&b"p"[..]).unwrap();
     p.server.close(CloseCode::NORMAL, "").unwrap();
-    assert_eq!(p.server.send_binary(&b"late"[..]), Err(SendError::Closing));
+    assert_eq!(p.server.send_binary(&b"late"[..]), Err(LocalError::Closing));
     let rest: Vec<Bytes> = std::iter::from_fn(|| p.server.poll_transmit(now)).collect();
     assert_eq!(
         rest[0].len(),
@@ -266,26 +270,26 @@ fn fragment_send_misuse() {
     let c = &mut p.client;
     c.send_fragment(MessageKind::Text, &b"ab\xe2"[..], false)
         .unwrap();
-    assert_eq!(c.send_binary(&b"x"[..]), Err(SendError::MessageInProgress));
+    assert_eq!(c.send_binary(&b"x"[..]), Err(LocalError::MessageInProgress));
     assert_eq!(
         c.send_fragment(MessageKind::Binary, &b"x"[..], true),
-        Err(SendError::KindMismatch)
+        Err(LocalError::KindMismatch)
     );
     assert_eq!(
         c.send_fragment(MessageKind::Text, &b"\xff"[..], true),
-        Err(SendError::InvalidUtf8)
+        Err(LocalError::InvalidUtf8)
     );
     // The refused pieces changed nothing: the message can still be finished.
     c.send_fragment(MessageKind::Text, &b"\x82\xac"[..], true)
         .unwrap();
-    assert_eq!(c.send_ping(vec![0u8; 126]), Err(SendError::ControlTooLong));
+    assert_eq!(c.send_ping(vec![0u8; 126]), Err(LocalError::ControlTooLong));
     assert_eq!(
         c.close(CloseCode::ABNORMAL, ""),
-        Err(SendError::InvalidCloseCode(1006))
+        Err(LocalError::InvalidCloseCode(1006))
     );
     assert_eq!(
         c.close(CloseCode::NORMAL, &"x".repeat(124)),
-        Err(SendError::ReasonTooLong)
+        Err(LocalError::ReasonTooLong)
     );
     p.drive();
     assert_eq!(p.server_events, vec![Event::Text("ab€".into())]);
@@ -297,8 +301,8 @@ fn nothing_after_close() {
     let mut p = Pair::new(Config::default());
     p.client.close(CloseCode::NORMAL, "").unwrap();
     p.drive();
-    assert_eq!(p.server.send_text("late"), Err(SendError::Closing));
-    assert_eq!(p.client.send_text("late"), Err(SendError::Closing));
+    assert_eq!(p.server.send_text("late"), Err(LocalError::Closing));
+    assert_eq!(p.client.send_text("late"), Err(LocalError::Closing));
     p.server.receive(&[0x81, 0x81, 0, 0, 0, 0, b'x']);
     assert_eq!(p.server.poll_event(), Ok(None));
 }
@@ -426,4 +430,280 @@ fn prepared_message_broadcast() {
         p.server_events,
         vec![Event::Text("tick".into()), Event::Binary(big)]
     );
+}
+
+/// The close echo carries the peer's code and its reason (up to the 123 bytes a close
+/// frame can hold), whole or split, and a close without a code is echoed without one.
+#[test]
+fn close_echo_carries_code_and_reason() {
+    let longest = "é".repeat(61) + "x";
+    assert_eq!(longest.len(), 123);
+    for split in [false, true] {
+        for (code, reason) in [(4001, "bye now"), (1000, ""), (1001, longest.as_str())] {
+            let mut client = common::client(Config::default());
+            let mut server = Driven::new(common::server(Config::default()), split);
+            client.close(CloseCode(code), reason).unwrap();
+            let (seen, err) = server.receive(&transmit(&mut client, Duration::ZERO));
+            assert_eq!((seen.len(), err), (1, None));
+            client.receive(&server.transmit(Duration::ZERO));
+            match events(&mut client) {
+                (ev, None) => match ev.as_slice() {
+                    [Event::Close(Some(f))] => {
+                        assert_eq!(
+                            (f.code.0, f.reason.as_str()),
+                            (code, reason),
+                            "split {split}"
+                        )
+                    }
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    // A close without a code is echoed without one.
+    let mut client = common::client(Config::default());
+    client.receive(&[0x88, 0x00]);
+    assert_eq!(events(&mut client), (vec![Event::Close(None)], None));
+    let mut empty_close = vec![0x88, 0x80];
+    empty_close.extend_from_slice(&common::KEY);
+    assert_eq!(transmit(&mut client, Duration::ZERO), empty_close);
+}
+
+/// The close frame a timer failure queued, as the client reads it: (code, reason).
+fn close_seen_by_client(server: &mut Driven, now: Duration) -> (u16, String) {
+    let mut client = common::client(Config::default());
+    client.receive(&server.transmit(now));
+    match events(&mut client).0.last() {
+        Some(Event::Close(Some(f))) => (f.code.0, f.reason.as_str().to_owned()),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+/// Config::message_timeout, whole and split: a message still open at its deadline
+/// fails the connection with 1008; the deadline runs from the message's first frame.
+#[test]
+fn message_deadline_passes() {
+    for split in [false, true] {
+        let mut client = common::client(Config::default());
+        let mut server = Driven::new(common::server(Config::default()), split);
+        assert_eq!(server.transmit(Duration::ZERO), b"");
+        assert_eq!(server.poll_timeout(), None, "no message, no deadline");
+
+        client
+            .send_fragment(MessageKind::Text, &b"Hel"[..], false)
+            .unwrap();
+        assert_eq!(
+            server.receive(&transmit(&mut client, secs(1))),
+            (vec![], None)
+        );
+        assert_eq!(server.transmit(secs(1)), b"");
+        assert_eq!(server.poll_timeout(), Some(secs(31)), "split {split}");
+        assert_eq!(server.handle_timeout(secs(30)), None);
+        // Frames that do not end the message do not move the deadline.
+        client
+            .send_fragment(MessageKind::Text, &b"lo"[..], false)
+            .unwrap();
+        client.send_ping(&b"?"[..]).unwrap();
+        let (seen, err) = server.receive(&transmit(&mut client, secs(30)));
+        assert_eq!((seen.len(), err), (1, None));
+        assert_eq!(server.poll_timeout(), Some(secs(31)), "split {split}");
+
+        assert_eq!(server.handle_timeout(secs(31)), Some(Error::MessageTimeout));
+        assert_eq!(
+            Error::MessageTimeout.close_code(),
+            CloseCode::POLICY_VIOLATION
+        );
+        assert_eq!(server.state(), State::Closed);
+        assert_eq!(server.poll_timeout(), None);
+        let (code, _) = close_seen_by_client(&mut server, secs(31));
+        assert_eq!(code, 1008, "split {split}");
+        assert!(server.should_close_transport(), "split {split}");
+        // The error is reported once, and the connection takes no more input.
+        assert_eq!(server.handle_timeout(secs(100)), None);
+    }
+}
+
+/// A message completed in time is no error, and each message gets its own deadline.
+#[test]
+fn message_completed_in_time() {
+    for split in [false, true] {
+        let mut client = common::client(Config::default());
+        let mut server = Driven::new(common::server(Config::default()), split);
+        let mut step = |t: u64, fin: bool| {
+            client
+                .send_fragment(MessageKind::Binary, vec![t as u8], fin)
+                .unwrap();
+            let got = server.receive(&transmit(&mut client, secs(t)));
+            assert_eq!(server.transmit(secs(t)), b"");
+            assert_eq!(server.handle_timeout(secs(t)), None);
+            (got, server.poll_timeout())
+        };
+        assert_eq!(step(0, false), ((vec![], None), Some(secs(30))));
+        assert_eq!(step(29, false), ((vec![], None), Some(secs(30))));
+        let done = Event::Binary(vec![0, 29, 30].into());
+        assert_eq!(step(30, true), ((vec![done], None), None), "split {split}");
+        assert_eq!(step(45, false), ((vec![], None), Some(secs(75))));
+        let done = Event::Binary(vec![45, 74].into());
+        assert_eq!(step(74, true), ((vec![done], None), None));
+        // One message ends and the next starts in the same read: the new one gets a
+        // fresh deadline, not the old one's.
+        client
+            .send_fragment(MessageKind::Binary, vec![80], false)
+            .unwrap();
+        server.receive(&transmit(&mut client, secs(80)));
+        assert_eq!(server.transmit(secs(80)), b"");
+        assert_eq!(server.poll_timeout(), Some(secs(110)));
+        client
+            .send_fragment(MessageKind::Binary, vec![109], true)
+            .unwrap();
+        client
+            .send_fragment(MessageKind::Text, &b"next"[..], false)
+            .unwrap();
+        let got = server.receive(&transmit(&mut client, secs(109)));
+        assert_eq!(got, (vec![Event::Binary(vec![80, 109].into())], None));
+        assert_eq!(server.transmit(secs(109)), b"");
+        assert_eq!(server.poll_timeout(), Some(secs(139)), "split {split}");
+        assert_eq!(server.handle_timeout(secs(110)), None);
+        client
+            .send_fragment(MessageKind::Text, &b"!"[..], true)
+            .unwrap();
+        let got = server.receive(&transmit(&mut client, secs(138)));
+        assert_eq!(got, (vec![Event::Text("next!".into())], None));
+        // Whole messages never start a deadline.
+        client.send_binary(vec![1u8; 100]).unwrap();
+        let got = server.receive(&transmit(&mut client, secs(140)));
+        assert_eq!(got.0.len(), 1);
+        assert_eq!(server.transmit(secs(140)), b"");
+        assert_eq!(server.poll_timeout(), None);
+        assert_eq!(server.handle_timeout(secs(1000)), None);
+        assert_eq!(server.state(), State::Open);
+    }
+}
+
+/// `message_timeout: None` turns the deadline off.
+#[test]
+fn message_deadline_can_be_turned_off() {
+    let mut config = Config::default();
+    config.message_timeout = None;
+    for split in [false, true] {
+        let mut client = common::client(Config::default());
+        let mut server = Driven::new(common::server(config.clone()), split);
+        client
+            .send_fragment(MessageKind::Text, &b"Hel"[..], false)
+            .unwrap();
+        server.receive(&transmit(&mut client, Duration::ZERO));
+        assert_eq!(server.transmit(Duration::ZERO), b"");
+        assert_eq!(server.poll_timeout(), None);
+        assert_eq!(server.handle_timeout(secs(3600)), None);
+        client
+            .send_fragment(MessageKind::Text, &b"lo"[..], true)
+            .unwrap();
+        let got = server.receive(&transmit(&mut client, secs(3600)));
+        assert_eq!(got, (vec![Event::Text("Hello".into())], None));
+    }
+}
+
+/// Config::idle_timeout, whole and split: traffic (any frame) restarts it; silence
+/// for that long fails the connection with 1001 "idle timeout".
+#[test]
+fn idle_timeout_reset_by_traffic() {
+    let mut config = Config::default();
+    config.idle_timeout = Some(secs(10));
+    for split in [false, true] {
+        let mut client = common::client(Config::default());
+        let mut server = Driven::new(common::server(config.clone()), split);
+        assert_eq!(server.transmit(Duration::ZERO), b"");
+        assert_eq!(server.poll_timeout(), Some(secs(10)));
+        assert_eq!(server.handle_timeout(secs(9)), None);
+
+        // A ping at 6 s, a message at 12 s: each restarts the timer.
+        client.send_ping(&b"alive"[..]).unwrap();
+        server.receive(&transmit(&mut client, secs(6)));
+        assert!(!server.transmit(secs(6)).is_empty(), "the pong");
+        assert_eq!(server.poll_timeout(), Some(secs(16)), "split {split}");
+        assert_eq!(server.handle_timeout(secs(12)), None);
+        client.send_text("still here").unwrap();
+        let (seen, _) = server.receive(&transmit(&mut client, secs(12)));
+        assert_eq!(seen, vec![Event::Text("still here".into())]);
+        assert_eq!(server.transmit(secs(12)), b"");
+        assert_eq!(server.poll_timeout(), Some(secs(22)));
+        assert_eq!(server.handle_timeout(secs(21)), None);
+
+        assert_eq!(server.handle_timeout(secs(22)), Some(Error::IdleTimeout));
+        assert_eq!(Error::IdleTimeout.close_code(), CloseCode::GOING_AWAY);
+        assert_eq!(server.state(), State::Closed);
+        assert_eq!(
+            close_seen_by_client(&mut server, secs(22)),
+            (1001, "idle timeout".to_owned()),
+            "split {split}"
+        );
+        assert!(server.should_close_transport(), "split {split}");
+    }
+}
+
+/// Neither receive timer runs once the closing handshake has started: the close
+/// timeout bounds what is left.
+#[test]
+fn receive_timers_stop_when_closing() {
+    let mut config = Config::default();
+    config.idle_timeout = Some(secs(10));
+    let mut client = common::client(Config::default());
+    let mut server = Driven::new(common::server(config), false);
+    client
+        .send_fragment(MessageKind::Text, &b"Hel"[..], false)
+        .unwrap();
+    server.receive(&transmit(&mut client, Duration::ZERO));
+    let Driven::Whole(conn) = &mut server else {
+        unreachable!()
+    };
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    assert!(!server.transmit(Duration::ZERO).is_empty());
+    assert_eq!(
+        server.poll_timeout(),
+        Some(secs(5)),
+        "the close timeout only"
+    );
+    assert_eq!(server.handle_timeout(secs(5)), None);
+    assert!(server.should_close_transport());
+}
+
+/// The empty continuation flood (issue 14): a first data frame with FIN clear, then
+/// empty continuation frames without end, as fast as they can be sent. Each costs
+/// constant work and no memory, no event comes of them, and the message deadline ends
+/// it: at 30 s of virtual time the connection fails with 1008, whole or split.
+#[test]
+fn empty_continuation_flood_ends_at_the_deadline() {
+    let empty: Vec<u8> = vec![0x00, 0x80, 1, 2, 3, 4];
+    let batch = empty.repeat(1000);
+    for split in [false, true] {
+        let mut server = Driven::new(common::server(Config::default()), split);
+        let (seen, err) = server.receive(&[0x01, 0x80, 1, 2, 3, 4]);
+        assert_eq!((seen, err), (vec![], None));
+        let mut now = Duration::ZERO;
+        let mut capacity = 0;
+        let error = loop {
+            let (seen, err) = server.receive(&batch);
+            assert_eq!((seen, err), (vec![], None));
+            capacity = capacity.max(server.read_capacity());
+            assert_eq!(server.transmit(now), b"");
+            if let Some(e) = server.handle_timeout(now) {
+                break e;
+            }
+            now += Duration::from_millis(50);
+            assert!(now <= secs(60), "the flood was never stopped");
+        };
+        assert_eq!(
+            (error, now),
+            (Error::MessageTimeout, secs(30)),
+            "split {split}"
+        );
+        assert!(
+            capacity <= 2 * batch.len(),
+            "read buffer grew to {capacity}"
+        );
+        let (code, _) = close_seen_by_client(&mut server, now);
+        assert_eq!(code, 1008);
+        assert!(server.should_close_transport());
+    }
 }

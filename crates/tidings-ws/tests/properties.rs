@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{events, transmit};
+use common::{Driven, events, transmit};
 use core::time::Duration;
 use proptest::prelude::*;
 use tidings_ws::{Config, Connection, Error, Event, MessageKind};
@@ -102,7 +102,7 @@ proptest! {
     ) {
         let mut config = Config::default();
         config.max_send_frame_size = frame_size;
-        let mut client = Connection::client_with_mask_source(config, move || key);
+        let mut client = Connection::client_with_random_source(config, move |k: &mut [u8]| k.copy_from_slice(&key));
         let (expect, wire) = send_all(&mut client, &msgs);
         let whole = feed_split(Connection::server(Config::default()), &wire, &[]);
         prop_assert_eq!(&whole, &(expect, None));
@@ -121,7 +121,7 @@ proptest! {
         config.max_send_frame_size = frame_size;
         let mut server = Connection::server(config);
         let (expect, wire) = send_all(&mut server, &msgs);
-        let client = || Connection::client_with_mask_source(Config::default(), || [0; 4]);
+        let client = || Connection::client_with_random_source(Config::default(), |k: &mut [u8]| k.copy_from_slice(&[0; 4]));
         prop_assert_eq!(feed_split(client(), &wire, &cuts), (expect, None));
     }
 
@@ -142,7 +142,7 @@ proptest! {
         let make = || if server_role {
             Connection::server(config.clone())
         } else {
-            Connection::client_with_mask_source(config.clone(), || [1, 2, 3, 4])
+            Connection::client_with_random_source(config.clone(), |k: &mut [u8]| k.copy_from_slice(&[1, 2, 3, 4]))
         };
         let whole = feed_split(make(), &wire, &[]);
         prop_assert_eq!(feed_split(make(), &wire, &cuts), whole);
@@ -154,7 +154,7 @@ proptest! {
         msgs in prop::collection::vec(msg(), 0..8),
         cuts in split_points(3000),
     ) {
-        let mut client = Connection::client_with_mask_source(Config::default(), || [9, 8, 7, 6]);
+        let mut client = Connection::client_with_random_source(Config::default(), |k: &mut [u8]| k.copy_from_slice(&[9, 8, 7, 6]));
         let (expect, wire) = send_all(&mut client, &msgs);
         let mut config = Config::default();
         config.receive_chunks = true;
@@ -239,7 +239,7 @@ proptest! {
         close in any::<bool>(),
         cuts in split_points(3000),
     ) {
-        let mut client = Connection::client_with_mask_source(Config::default(), || [3, 1, 4, 1]);
+        let mut client = Connection::client_with_random_source(Config::default(), |k: &mut [u8]| k.copy_from_slice(&[3, 1, 4, 1]));
         let (_, mut wire) = send_all(&mut client, &msgs);
         if close {
             client.close(tidings_ws::CloseCode::NORMAL, "bye").unwrap();
@@ -290,7 +290,7 @@ proptest! {
         noise in prop::collection::vec(any::<u8>(), 0..40),
         cuts in split_points(3000),
     ) {
-        let mut client = Connection::client_with_mask_source(Config::default(), || [9, 8, 7, 6]);
+        let mut client = Connection::client_with_random_source(Config::default(), |k: &mut [u8]| k.copy_from_slice(&[9, 8, 7, 6]));
         let (_, mut wire) = send_all(&mut client, &msgs);
         wire.extend_from_slice(&noise);
         let owned = feed_split(Connection::server(Config::default()), &wire, &cuts);
@@ -308,7 +308,7 @@ proptest! {
         let mut config = Config::default();
         config.max_send_frame_size = frame_size;
         let make = || if client {
-            Connection::client_with_mask_source(config.clone(), || [1, 2, 3, 4])
+            Connection::client_with_random_source(config.clone(), |k: &mut [u8]| k.copy_from_slice(&[1, 2, 3, 4]))
         } else {
             Connection::server(config.clone())
         };
@@ -393,7 +393,7 @@ proptest! {
         via_buffer in prop::collection::vec(any::<bool>(), 21),
         corrupt in prop::option::of((any::<prop::sample::Index>(), 1u8..=255)),
     ) {
-        let mut client = Connection::client_with_mask_source(Config::default(), move || key);
+        let mut client = Connection::client_with_random_source(Config::default(), move |k: &mut [u8]| k.copy_from_slice(&key));
         let mut expect = Vec::new();
         let mut wire = Vec::new();
         for &(text, len, seed, frame) in &parts {
@@ -429,5 +429,88 @@ proptest! {
         }
         let whole = feed_mixed(server(), &wire, &[], &[]);
         prop_assert_eq!(feed_mixed(server(), &wire, &cuts, &via_buffer), whole);
+    }
+}
+
+/// One step of a timed conversation: the client sends something, then time passes.
+#[derive(Debug, Clone)]
+enum Timed {
+    /// A binary fragment; `fin` ends the message.
+    Fragment(Vec<u8>, bool),
+    /// A whole text message.
+    Text(String),
+    Ping(Vec<u8>),
+    /// Nothing is sent; this many milliseconds pass.
+    Wait(u64),
+}
+
+fn timed() -> impl Strategy<Value = Timed> {
+    prop_oneof![
+        (prop::collection::vec(any::<u8>(), 0..20), any::<bool>())
+            .prop_map(|(b, fin)| Timed::Fragment(b, fin)),
+        ".{0,20}".prop_map(Timed::Text),
+        prop::collection::vec(any::<u8>(), 0..10).prop_map(Timed::Ping),
+        (0u64..25_000).prop_map(Timed::Wait),
+    ]
+}
+
+/// Plays `steps` from a client to a server driven whole or split, firing the server's
+/// timers as time passes; stops at the first error. Returns what the server did at
+/// each step: its events, its error, its bytes and its next deadline.
+type Observed = Vec<(Vec<Event>, Option<Error>, Vec<u8>, Option<Duration>)>;
+
+fn play(config: &Config, steps: &[Timed], split: bool) -> Observed {
+    let mut client =
+        Connection::client_with_random_source(Config::default(), |k: &mut [u8]| k.fill(5));
+    let mut server = Driven::new(Connection::server(config.clone()), split);
+    let mut now = Duration::ZERO;
+    let mut seen = Vec::new();
+    for step in steps {
+        match step {
+            Timed::Fragment(b, fin) => client
+                .send_fragment(MessageKind::Binary, b.clone(), *fin)
+                .unwrap(),
+            Timed::Text(t) => {
+                // A text message may not interleave with an unfinished fragmented one.
+                let _ = client.send_text(t.clone());
+            }
+            Timed::Ping(b) => client.send_ping(b.clone()).unwrap(),
+            Timed::Wait(ms) => now += Duration::from_millis(*ms),
+        }
+        let (events, mut error) = server.receive(&transmit(&mut client, now));
+        let mut out = server.transmit(now);
+        if error.is_none() {
+            error = server.handle_timeout(now);
+            out.extend(server.transmit(now));
+        }
+        let stop = error.is_some();
+        seen.push((events, error, out, server.poll_timeout()));
+        if stop {
+            break;
+        }
+    }
+    seen
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// With time passing, the split halves (signals carried to the writer at each
+    /// step, as a channel would) and the whole connection do the same: the same
+    /// events, the same timer failures at the same moments, the same bytes (pongs,
+    /// keepalive pings, close frames with their codes) and the same next deadline.
+    #[test]
+    fn timers_split_matches_whole(
+        steps in prop::collection::vec(timed(), 0..30),
+        message_timeout in prop::option::of(1u64..40),
+        idle_timeout in prop::option::of(1u64..40),
+        keepalive in prop::option::of(1u64..40),
+    ) {
+        let mut config = Config::default();
+        config.message_timeout = message_timeout.map(Duration::from_secs);
+        config.idle_timeout = idle_timeout.map(Duration::from_secs);
+        config.keepalive_interval = keepalive.map(Duration::from_secs);
+        let whole = play(&config, &steps, false);
+        prop_assert_eq!(play(&config, &steps, true), whole);
     }
 }

@@ -25,6 +25,27 @@ fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A masked frame whose length is written in the 16-bit (`ext` 2) or 64-bit (`ext` 8)
+/// form, whatever the payload length: non-minimal for short payloads.
+fn masked_long_form(b0: u8, payload: &[u8], ext: usize) -> Vec<u8> {
+    let mut out = vec![b0];
+    match ext {
+        2 => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&KEY);
+    let mut p = payload.to_vec();
+    mask_bytewise(&mut p, MaskingKey(KEY), 0);
+    out.extend_from_slice(&p);
+    out
+}
+
 fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
     parts.concat()
 }
@@ -135,6 +156,47 @@ fn protocol_errors_1002() {
             Error::LengthHighBitSet,
         ),
         (
+            "5.2 16-bit length for 5 bytes (whole message)",
+            masked_long_form(0x81, b"Hello", 2),
+            Error::NonMinimalLength,
+        ),
+        (
+            "5.2 16-bit length for 0 bytes",
+            masked_long_form(0x82, b"", 2),
+            Error::NonMinimalLength,
+        ),
+        (
+            "5.2 16-bit length for 125 bytes",
+            masked_long_form(0x82, &[7; 125], 2),
+            Error::NonMinimalLength,
+        ),
+        (
+            "5.2 64-bit length for 5 bytes",
+            masked_long_form(0x82, b"Hello", 8),
+            Error::NonMinimalLength,
+        ),
+        (
+            "5.2 64-bit length for 65,535 bytes (whole message)",
+            masked_long_form(0x82, &[7; 65_535], 8),
+            Error::NonMinimalLength,
+        ),
+        (
+            // Large and not all here: the frame `receive` would copy as it arrives.
+            "5.2 64-bit length for 65,535 bytes (header and a first piece)",
+            masked_long_form(0x82, &[7; 65_535], 8)[..20_000].to_vec(),
+            Error::NonMinimalLength,
+        ),
+        (
+            "5.2 16-bit length for a 5-byte ping",
+            masked_long_form(0x89, b"Hello", 2),
+            Error::NonMinimalLength,
+        ),
+        (
+            "5.2 16-bit length inside a fragmented message",
+            cat(&[masked(0x01, b"a"), masked_long_form(0x80, b"b", 2)]),
+            Error::NonMinimalLength,
+        ),
+        (
             "5.5.1 close payload of one byte",
             masked(0x88, &[0x03]),
             Error::InvalidClosePayload,
@@ -183,6 +245,39 @@ fn protocol_errors_1002() {
     for (name, wire, err) in rows {
         assert_fails(name, server(Config::default()), &wire, err, 1002);
     }
+}
+
+/// Non-minimal lengths are refused at every entry point: bytes handed to `receive`,
+/// bytes appended to `read_buffer`, and the borrowed fast path `poll_event_ref`, which
+/// takes whole small messages before the general path sees them.
+#[test]
+fn non_minimal_length_every_entry_point() {
+    let rows = [
+        masked_long_form(0x81, b"Hello", 2),
+        masked_long_form(0x82, &[7; 300], 8),
+        masked_long_form(0x82, &[7; 65_535], 8)[..20_000].to_vec(),
+    ];
+    for wire in &rows {
+        let mut conn = server(Config::default());
+        conn.read_buffer().extend_from_slice(wire);
+        assert_eq!(conn.poll_event(), Err(Error::NonMinimalLength));
+
+        for prefix in [&[][..], &masked(0x82, b"ok")[..]] {
+            let (mut rx, _tx) = server(Config::default()).into_split();
+            rx.receive(&[prefix, wire].concat());
+            if !prefix.is_empty() {
+                assert_eq!(
+                    rx.poll_event_ref(),
+                    Ok(Some(tidings_ws::EventRef::Binary(&b"ok"[..])))
+                );
+            }
+            assert_eq!(rx.poll_event_ref(), Err(Error::NonMinimalLength));
+        }
+    }
+    // A client refuses a server's non-minimal length the same way.
+    let mut conn = client(Config::default());
+    conn.receive(&[0x82, 126, 0, 3, 1, 2, 3]);
+    assert_eq!(conn.poll_event(), Err(Error::NonMinimalLength));
 }
 
 #[test]
@@ -289,7 +384,54 @@ fn limits_1009() {
         &huge,
         Error::FrameTooBig {
             len: u64::MAX >> 1,
-            limit: 16 << 20,
+            limit: 1 << 20,
+        },
+        1009,
+    );
+}
+
+/// The default limits are 1 MiB for a frame and for a message: a 1 MiB message is
+/// taken whole or in fragments, one byte more is refused, on the header for a frame
+/// and at the fragment that goes over for a message.
+#[test]
+fn default_limits_are_1_mib() {
+    const MIB: usize = 1 << 20;
+    let config = Config::default();
+    assert_eq!((config.max_frame_size, config.max_message_size), (MIB, MIB));
+
+    let mut s = server(Config::default());
+    s.receive(&masked_long_form(0x82, &vec![1; MIB], 8));
+    let halves = [
+        masked_long_form(0x02, &vec![2; MIB / 2], 8),
+        masked_long_form(0x80, &vec![2; MIB / 2], 8),
+    ];
+    s.receive(&cat(&halves));
+    let (got, err) = events(&mut s);
+    assert_eq!(err, None);
+    assert_eq!(got.len(), 2);
+
+    let header = &masked_long_form(0x82, &vec![1; MIB + 1], 8)[..14];
+    assert_fails(
+        "default frame limit",
+        server(Config::default()),
+        header,
+        Error::FrameTooBig {
+            len: MIB as u64 + 1,
+            limit: MIB,
+        },
+        1009,
+    );
+    let over = cat(&[
+        masked_long_form(0x02, &vec![2; MIB / 2], 8),
+        masked_long_form(0x80, &vec![2; MIB / 2 + 1], 8),
+    ]);
+    assert_fails(
+        "default message limit",
+        server(Config::default()),
+        &over,
+        Error::MessageTooBig {
+            len: MIB as u64 + 1,
+            limit: MIB,
         },
         1009,
     );

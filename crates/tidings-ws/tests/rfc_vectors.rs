@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::{KEY, client, events, server, transmit};
 use core::time::Duration;
-use tidings_ws::{Config, Connection, Event, MessageKind};
+use tidings_ws::{CloseCode, Config, Connection, Error, Event, MessageKind};
 
 const NOW: Duration = Duration::ZERO;
 
@@ -134,4 +134,53 @@ fn masked_client_bytes_are_exact() {
     expect.extend_from_slice(&KEY);
     expect.extend_from_slice(&KEY);
     assert_eq!(transmit(&mut c, NOW), expect);
+}
+
+/// §5.2: "the minimal number of bytes MUST be used to encode the length". §5.7's
+/// unmasked "Hello" and its 256-byte binary message, with their lengths in a longer
+/// form than they need: each fails the connection with 1002, before any payload.
+#[test]
+fn section_5_2_minimal_length() {
+    let rows: &[(&str, &[u8])] = &[
+        (
+            "5.2 \"Hello\" with a 16-bit length",
+            &[0x81, 0x7E, 0x00, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
+        ),
+        (
+            "5.2 \"Hello\" with a 64-bit length",
+            &[
+                0x81, 0x7F, 0, 0, 0, 0, 0, 0, 0, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f,
+            ],
+        ),
+        (
+            "5.2 256 bytes with a 64-bit length",
+            &[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x00],
+        ),
+    ];
+    for (name, wire) in rows {
+        let mut receiver = client(Config::default());
+        receiver.receive(wire);
+        let (got, err) = events(&mut receiver);
+        assert_eq!(
+            (got, err),
+            (vec![], Some(Error::NonMinimalLength)),
+            "{name}"
+        );
+        assert_eq!(
+            Error::NonMinimalLength.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
+        let mut peer = server(Config::default());
+        let sent = transmit(&mut receiver, NOW);
+        assert_eq!(
+            &sent[..4],
+            &[0x88, 0x82, KEY[0], KEY[1]],
+            "{name}: a close frame"
+        );
+        peer.receive(&sent);
+        match events(&mut peer).0.last() {
+            Some(Event::Close(Some(f))) => assert_eq!(f.code, CloseCode::PROTOCOL_ERROR, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! What the tests share: the `tidings` binary as a child process that is killed when
-//! the test ends, however it ends.
+//! the test ends, however it ends; and, in `programs`, finding the programs from
+//! outside Rust a test needs, or skipping it.
 
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
+
+pub(crate) mod programs;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -21,6 +24,7 @@ pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) stdin: Option<std::process::ChildStdin>,
     stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
 }
 
 impl Drop for Running {
@@ -31,30 +35,23 @@ impl Drop for Running {
 }
 
 impl Running {
-    /// Spawns `tidings args` with piped stdin and stdout.
+    /// Spawns `tidings args` with piped stdin, stdout and stderr.
     pub(crate) fn start(args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tidings");
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
         Self {
             child,
             stdin,
-            stdout: rx,
+            stdout,
+            stderr,
         }
     }
 
@@ -64,6 +61,35 @@ impl Running {
             .recv_timeout(TIMEOUT)
             .expect("a line on stdout in time")
     }
+
+    /// The next line the child logged on stderr that contains `needle`, waiting at
+    /// most [`TIMEOUT`]; the lines before it are passed over.
+    pub(crate) fn log_line(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no line with {needle:?} on stderr in time; saw {seen:?}"),
+            }
+        }
+    }
+}
+
+/// The lines read from `from` by a thread of their own, on a channel.
+fn lines(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Starts a server with `--addr 127.0.0.1:0` and returns it with its address, read

@@ -17,14 +17,14 @@ use futures_core::Stream;
 use http_body::{Body, Frame};
 use tidings_sse::encode;
 
-use super::Event;
+use super::ServerSentEvent;
 
 /// A `text/event-stream` response body: one data frame per event.
 ///
 /// ```
-/// use tidings_io::sse::{Event, SseBody};
+/// use tidings_io::sse::{ServerSentEvent, SseBody};
 ///
-/// let events = futures_util::stream::iter([Event::data("hi"), Event::data("there")]);
+/// let events = futures_util::stream::iter([ServerSentEvent::data("hi"), ServerSentEvent::data("there")]);
 /// let body = SseBody::new(events);
 /// // axum: Response::builder()
 /// //     .header("content-type", "text/event-stream")
@@ -34,7 +34,7 @@ use super::Event;
 /// ```
 ///
 /// An event that cannot be encoded (an `id` with a line break...) ends the body with
-/// its [`tidings_sse::Error`].
+/// its [`tidings_sse::LocalError`].
 #[derive(Debug)]
 #[must_use = "a body does nothing unless served"]
 pub struct SseBody<St, K = Never> {
@@ -59,7 +59,7 @@ impl Stream for Never {
 
 impl<St> SseBody<St, Never>
 where
-    St: Stream<Item = Event> + Unpin,
+    St: Stream<Item = ServerSentEvent> + Unpin,
 {
     /// A body sending `events`, with no keep-alive. Pin a stream that is not
     /// `Unpin` with `Box::pin`.
@@ -111,11 +111,11 @@ impl Stream for Ticks {
 
 impl<St, K> Body for SseBody<St, K>
 where
-    St: Stream<Item = Event> + Unpin,
+    St: Stream<Item = ServerSentEvent> + Unpin,
     K: Stream + Unpin,
 {
     type Data = Bytes;
-    type Error = tidings_sse::Error;
+    type Error = tidings_sse::LocalError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -125,29 +125,20 @@ where
         if this.done {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut this.events).poll_next(cx) {
-            Poll::Ready(Some(event)) => {
-                let mut buf = BytesMut::new();
-                if let Err(e) = event.encode(&mut buf) {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                this.active = true;
-                return Poll::Ready(Some(Ok(Frame::data(buf.freeze()))));
-            }
-            Poll::Ready(None) => {
-                this.done = true;
-                return Poll::Ready(None);
-            }
-            Poll::Pending => {}
+        if let Poll::Ready(event) = Pin::new(&mut this.events).poll_next(cx) {
+            let mut buf = BytesMut::new();
+            let frame = event.map(|event| event.encode(&mut buf).map(|()| buf.freeze()));
+            // The end of the events, or one that cannot be encoded, ends the body.
+            this.done = !matches!(frame, Some(Ok(_)));
+            this.active = true;
+            return Poll::Ready(frame.map(|frame| frame.map(Frame::data)));
         }
         while let Some(ticks) = &mut this.ticks {
             match Pin::new(ticks).poll_next(cx) {
                 Poll::Ready(Some(_)) if std::mem::take(&mut this.active) => {}
                 Poll::Ready(Some(_)) => {
-                    let mut buf = Vec::with_capacity(2);
-                    encode::write_keep_alive(&mut buf);
-                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))));
+                    let keep_alive = Bytes::from_static(encode::KEEP_ALIVE);
+                    return Poll::Ready(Some(Ok(Frame::data(keep_alive))));
                 }
                 Poll::Ready(None) => this.ticks = None,
                 Poll::Pending => break,

@@ -9,26 +9,26 @@
 //! `Transfer-Encoding`, the end is the end of the connection), which every HTTP/1.x
 //! client reads and which needs no framing per event. Each event is written and
 //! flushed before the next one is taken from the application's stream, so memory
-//! holds one event at a time and a slow client slows the stream down instead of
-//! filling a queue.
+//! holds one event at a time and a slow client slows its own stream down instead of
+//! filling a queue; a client that takes nothing at all is cut off at the write
+//! timeout.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use futures_core::Stream;
-use tidings_handshake::{Headers, Limits, Parsed, PlainRequest, Rejection, RequestParser, Status};
+use tidings_handshake::{Limits, PlainRequest, Rejection, RequestParser};
 use tidings_sse::encode;
-use tidings_sse::head::{self, RESPONSE_HEADERS};
+use tidings_sse::head::{self, RESPONSE_HEAD};
 
-use super::{Error, Event};
-use crate::transport::{Bounded, Transport, read_before, write_all_before};
+use super::{Error, ServerSentEvent};
+use crate::clock::Clock;
+use crate::transport::{Bounded, Deadline, Transport};
 
-/// How much one read of the request head asks for.
-const HEAD_READ: usize = 4096;
 /// How much one read asks for while streaming (what the client sends is dropped).
 const DRAIN_READ: usize = 512;
 
@@ -48,6 +48,15 @@ pub struct ServerConfig {
     pub keep_alive: Option<Duration>,
     /// A `retry` to send right after the response head. Default `None`.
     pub retry: Option<Duration>,
+    /// A client that takes none of the bytes waiting for it for this long is cut
+    /// off: [`SseWriter::send`], [`run`](SseWriter::run) and
+    /// [`close`](SseWriter::close) fail with [`Error::WriteTimeout`], and the
+    /// connection should be dropped. Default 30 s, as
+    /// [`Config::write_timeout`](crate::Config::write_timeout): the kernel's buffers
+    /// fill first, so the clock starts only once a client stopped reading, and a
+    /// client on a lossy link can legitimately take nothing for a few seconds
+    /// (TCP's retransmission backoff). `None` waits forever.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -57,11 +66,14 @@ impl Default for ServerConfig {
             head_timeout: Duration::from_secs(10),
             keep_alive: Some(Duration::from_secs(15)),
             retry: None,
+            write_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
 
 /// A request for an event stream: the parsed head, and its `Last-Event-ID`.
+///
+/// It dereferences to the head, for its method, path, query and headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     head: PlainRequest,
@@ -85,35 +97,19 @@ impl Request {
         })
     }
 
-    /// The method, e.g. `GET`.
-    #[must_use]
-    pub fn method(&self) -> &str {
-        self.head.method()
-    }
-
-    /// The path of the request-target, `/` if empty.
-    #[must_use]
-    pub fn path(&self) -> &str {
-        self.head.path()
-    }
-
-    /// The query, without `?`.
-    #[must_use]
-    pub fn query(&self) -> Option<&str> {
-        self.head.query()
-    }
-
-    /// Every header field, in order.
-    #[must_use]
-    pub fn headers(&self) -> Headers<'_> {
-        self.head.headers()
-    }
-
     /// The ID of the last event the client saw, when it is resuming: send what
     /// came after it. `None` for a first connection (or an empty ID).
     #[must_use]
     pub fn last_event_id(&self) -> Option<&str> {
         self.last_event_id.as_deref()
+    }
+}
+
+impl std::ops::Deref for Request {
+    type Target = PlainRequest;
+
+    fn deref(&self) -> &PlainRequest {
+        &self.head
     }
 }
 
@@ -132,91 +128,88 @@ pub async fn read_request<S: Transport>(
     io: &mut S,
     config: &ServerConfig,
 ) -> Result<Request, Error> {
-    let deadline = io.now().saturating_add(config.head_timeout);
+    let mut deadline = Deadline::after::<S>(config.head_timeout);
     let mut parser = RequestParser::with_limits(config.head_limits);
-    let mut buf = BytesMut::new();
-    let request = loop {
-        buf.clear();
-        if read_some(io, &mut buf, deadline).await? == 0 {
-            return Err(Error::PeerClosed);
+    // Bytes after the head (a pipelined request) are not read: the response is the
+    // rest of the connection.
+    let (refusal, error) = match deadline.read_head(io, |b| parser.parse(b)).await? {
+        Ok((tidings_handshake::Request::Plain(head), _)) => match Request::from_head(head) {
+            Ok(request) => return Ok(request),
+            Err(e) => (e.status().and_then(|s| Rejection::new(s).ok()), e),
+        },
+        Ok((tidings_handshake::Request::Upgrade(_), _)) => {
+            let rejection = Rejection::upgrade_refused();
+            let status = rejection.status();
+            (Some(rejection), Error::Status(status))
         }
-        match parser.parse(&buf) {
-            // Every byte was taken; the parser keeps what it needs.
-            Ok(Status::Partial) => {}
-            // Bytes after the head (a pipelined request) are not read: the response
-            // is the rest of the connection.
-            Ok(Status::Complete(Parsed { head, .. })) => break head,
-            Err(e) => {
-                let _ = answer(io, &Rejection::from_error(&e), deadline).await;
-                return Err(Error::Request(e));
-            }
-        }
+        Err(e) => (Some(Rejection::from_error(&e)), Error::Request(e)),
     };
-    let head = match request {
-        tidings_handshake::Request::Plain(head) => head,
-        tidings_handshake::Request::Upgrade(_) => {
-            let _ = refuse(io, 400, deadline).await;
-            return Err(Error::Status(400));
-        }
-    };
-    match Request::from_head(head) {
-        Ok(request) => Ok(request),
-        Err(e) => {
-            let _ = refuse(io, 400, deadline).await;
-            Err(e)
-        }
+    // The request is refused whether or not the answer gets through.
+    if let Some(refusal) = refusal {
+        let _ = deadline.refuse(io, &refusal).await;
     }
+    Err(error)
 }
 
 /// The response side of an event stream on a transport.
 ///
 /// ```text
 /// start(io) ─► send(event) / run(stream of events) ─► close()
-///              (flushes each event; keep-alive and peer-closed detection in run)
+///              (flushes each event; keep-alive and peer-closed detection in run;
+///               a client that takes nothing for write_timeout is cut off)
 /// ```
+///
+/// # Fan-out
+///
+/// One stream fed to many subscribers must never wait on the slowest one. Give each
+/// writer a bounded queue of its own that the publisher never waits on
+/// (`tokio::sync::broadcast`, or a channel filled with `try_send`), and end the
+/// writer's stream when its subscriber falls behind (broadcast's `Lagged`, a full
+/// channel): [`run`](Self::run) returns, and the connection is dropped; the client
+/// reconnects with `Last-Event-ID` when it can keep up. A subscriber that stops
+/// reading altogether stops its writer, not the publisher, and is cut off at
+/// [`ServerConfig::write_timeout`]. `tests/sse_tokio.rs` has the whole pattern.
 #[derive(Debug)]
 pub struct SseWriter<S> {
     io: S,
+    clock: Clock,
     config: ServerConfig,
     /// Encoded bytes not yet written: at most one event or keep-alive.
     out: BytesMut,
     /// Written but not yet flushed.
     flushing: bool,
-    /// When the last bytes were flushed, on the transport's clock.
+    /// When the last bytes were flushed, on the clock.
     last_write: Duration,
+    /// When the transport last refused bytes, if it has taken none since (the write
+    /// timeout counts from here).
+    stalled_since: Option<Duration>,
     /// Where what the client sends while streaming lands, to be dropped.
     scratch: BytesMut,
 }
 
 impl<S: Transport> SseWriter<S> {
-    /// Writes the response head (`200 OK`, [`RESPONSE_HEADERS`],
-    /// `Connection: close`) and [`ServerConfig::retry`], if any.
+    /// Writes the response head ([`RESPONSE_HEAD`]: `200 OK`, the event stream
+    /// headers, `Connection: close`) and [`ServerConfig::retry`], if any.
     ///
     /// # Errors
     ///
     /// [`Error::Io`], or [`Error::Timeout`] after [`ServerConfig::head_timeout`].
     pub async fn start(mut io: S, config: ServerConfig) -> Result<Self, Error> {
-        let deadline = io.now().saturating_add(config.head_timeout);
-        let mut out = BytesMut::with_capacity(128);
-        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-        for (name, value) in RESPONSE_HEADERS.iter().chain(&[("Connection", "close")]) {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
+        let mut deadline = Deadline::after::<S>(config.head_timeout);
+        let mut head = BytesMut::from(RESPONSE_HEAD);
         if let Some(retry) = config.retry {
-            encode::write_retry(retry, &mut out);
+            encode::write_retry(retry, &mut head);
         }
-        write_all(&mut io, &out, deadline).await?;
-        let last_write = io.now();
+        deadline.write_all(&mut io, head.freeze()).await?;
+        let clock = S::clock();
         Ok(Self {
             io,
+            last_write: clock.now(),
+            clock,
             config,
             out: BytesMut::new(),
             flushing: false,
-            last_write,
+            stalled_since: None,
             scratch: BytesMut::new(),
         })
     }
@@ -225,9 +218,9 @@ impl<S: Transport> SseWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Sse`] for an event that cannot be encoded (nothing was written);
-    /// [`Error::Io`] when the transport fails.
-    pub async fn send(&mut self, event: &Event) -> Result<(), Error> {
+    /// [`Error::Local`] for an event that cannot be encoded (nothing was written);
+    /// [`Error::Io`] when the transport fails; [`Error::WriteTimeout`].
+    pub async fn send(&mut self, event: &ServerSentEvent) -> Result<(), Error> {
         event.encode(&mut self.out)?;
         poll_fn(|cx| self.poll_write_out(cx)).await
     }
@@ -243,9 +236,13 @@ impl<S: Transport> SseWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::PeerClosed`] when the client went away; [`Error::Sse`] for an event
-    /// that cannot be encoded; [`Error::Io`] when a write fails.
-    pub async fn run<St: Stream<Item = Event>>(&mut self, events: St) -> Result<(), Error> {
+    /// [`Error::PeerClosed`] when the client went away; [`Error::Local`] for an event
+    /// that cannot be encoded; [`Error::Io`] when a write fails;
+    /// [`Error::WriteTimeout`].
+    pub async fn run<St: Stream<Item = ServerSentEvent>>(
+        &mut self,
+        events: St,
+    ) -> Result<(), Error> {
         let mut events = std::pin::pin!(events);
         poll_fn(|cx| self.poll_run(cx, events.as_mut())).await
     }
@@ -254,11 +251,14 @@ impl<S: Transport> SseWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`].
+    /// [`Error::Io`], [`Error::WriteTimeout`].
     pub async fn close(mut self) -> Result<(), Error> {
         poll_fn(|cx| self.poll_write_out(cx)).await?;
-        poll_fn(|cx| self.io.poll_shutdown(cx)).await?;
-        Ok(())
+        let timeout = self.config.write_timeout.unwrap_or(Duration::MAX);
+        match Deadline::after::<S>(timeout).shutdown(&mut self.io).await {
+            Err(Bounded::TimedOut) => Err(Error::WriteTimeout),
+            result => Ok(result?),
+        }
     }
 
     /// The transport.
@@ -271,7 +271,7 @@ impl<S: Transport> SseWriter<S> {
         self.io
     }
 
-    fn poll_run<St: Stream<Item = Event>>(
+    fn poll_run<St: Stream<Item = ServerSentEvent>>(
         &mut self,
         cx: &mut Context<'_>,
         mut events: Pin<&mut St>,
@@ -295,7 +295,7 @@ impl<S: Transport> SseWriter<S> {
             }
             if let Some(interval) = self.config.keep_alive {
                 let due = self.last_write.saturating_add(interval);
-                if self.io.poll_sleep_until(cx, due).is_ready() {
+                if self.clock.poll_sleep(cx, due).is_ready() {
                     encode::write_keep_alive(&mut self.out);
                     continue;
                 }
@@ -304,10 +304,12 @@ impl<S: Transport> SseWriter<S> {
         }
     }
 
-    /// Writes and flushes `self.out`.
+    /// Writes and flushes `self.out` (from this one reused buffer, not through an
+    /// `Outbox`: see that module).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         while !self.out.is_empty() {
-            let n = ready!(self.io.poll_write_vectored(cx, &[IoSlice::new(&self.out)]))?;
+            let written = self.io.poll_write(cx, &self.out);
+            let n = ready!(self.bounded(cx, written))?;
             if n == 0 {
                 return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
             }
@@ -315,60 +317,54 @@ impl<S: Transport> SseWriter<S> {
             self.flushing = true;
         }
         if self.flushing {
-            ready!(self.io.poll_flush(cx))?;
+            let flushed = self.io.poll_flush(cx);
+            ready!(self.bounded(cx, flushed))?;
             self.flushing = false;
-            self.last_write = self.io.now();
+            self.last_write = self.clock.now();
         }
         Poll::Ready(Ok(()))
     }
-}
 
-/// Answers a refused request with `status`.
-async fn refuse<S: Transport>(io: &mut S, status: u16, deadline: Duration) -> Result<(), Error> {
-    match Rejection::new(status) {
-        Ok(rejection) => answer(io, &rejection, deadline).await,
-        Err(e) => Err(Error::Request(e)),
+    /// A write-side poll of the transport, under the write timeout: `Pending`
+    /// starts a stall (or continues it), which fails with [`Error::WriteTimeout`]
+    /// once it has lasted [`ServerConfig::write_timeout`].
+    #[inline]
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<Result<T, Error>> {
+        let Poll::Ready(result) = polled else {
+            return self.poll_stalled(cx);
+        };
+        self.stalled_since = None;
+        Poll::Ready(result.map_err(Error::Io))
+    }
+
+    /// The transport took nothing: `Pending` until the write timeout.
+    #[cold]
+    fn poll_stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let since = *self.stalled_since.get_or_insert_with(|| self.clock.now());
+        match self.config.write_timeout {
+            Some(timeout)
+                if self
+                    .clock
+                    .poll_sleep_until(cx, since.saturating_add(timeout))
+                    .is_ready() =>
+            {
+                Poll::Ready(Err(Error::WriteTimeout))
+            }
+            _ => Poll::Pending,
+        }
     }
 }
 
-/// Sends a rejection and closes the write side.
-async fn answer<S: Transport>(
-    io: &mut S,
-    rejection: &Rejection,
-    deadline: Duration,
-) -> Result<(), Error> {
-    let mut bytes = Vec::new();
-    rejection.encode(&mut bytes);
-    write_all(io, &bytes, deadline).await?;
-    poll_fn(|cx| io.poll_shutdown(cx)).await?;
-    Ok(())
-}
-
-/// Reads some bytes (appended to `buf`) before `deadline`.
-async fn read_some<S: Transport>(
-    io: &mut S,
-    buf: &mut BytesMut,
-    deadline: Duration,
-) -> Result<usize, Error> {
-    read_before(io, buf, HEAD_READ, deadline)
-        .await
-        .map_err(head_error)
-}
-
-/// Writes and flushes `bytes` before `deadline`.
-async fn write_all<S: Transport>(
-    io: &mut S,
-    bytes: &[u8],
-    deadline: Duration,
-) -> Result<(), Error> {
-    write_all_before(io, bytes, deadline)
-        .await
-        .map_err(head_error)
-}
-
-fn head_error(e: Bounded) -> Error {
-    match e {
-        Bounded::TimedOut => Error::Timeout,
-        Bounded::Io(e) => Error::Io(e),
+impl From<Bounded> for Error {
+    fn from(e: Bounded) -> Self {
+        match e {
+            Bounded::TimedOut => Self::Timeout,
+            Bounded::Io(e) => Self::Io(e),
+            Bounded::Closed => Self::PeerClosed,
+        }
     }
 }

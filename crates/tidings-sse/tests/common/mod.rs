@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests; in `programs`, finding the programs
+//! from outside Rust a test needs, or skipping it.
 #![allow(dead_code, unreachable_pub)]
+
+pub(crate) mod programs;
 
 use tidings_sse::parse::{Config, Item, MessageEvent, Parser};
 use tidings_sse::{Error, Status};
@@ -31,7 +34,7 @@ pub fn parse_low_level(config: Config, chunks: &[&[u8]]) -> Vec<Result<Item, Err
         let mut rest = *chunk;
         loop {
             match parser.parse(rest) {
-                Ok(Status::Complete((consumed, item))) => {
+                Ok(Status::Complete((item, consumed))) => {
                     assert!(consumed > 0 && consumed <= rest.len());
                     rest = &rest[consumed..];
                     out.push(Ok(item));

@@ -2,14 +2,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 use core::time::Duration;
+use std::collections::VecDeque;
 
-use tidings_ws::{Config, Connection, Error, Event};
+use tidings_ws::{Config, Connection, Error, Event, RecvHalf, SendHalf, Signal, State};
 
 /// A fixed masking key so client bytes are exact.
 pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 pub fn client(config: Config) -> Connection {
-    Connection::client_with_mask_source(config, || KEY)
+    Connection::client_with_random_source(config, |k: &mut [u8]| k.copy_from_slice(&KEY))
 }
 
 pub fn server(config: Config) -> Connection {
@@ -102,6 +103,122 @@ impl Pair {
                 true
             }
             None => false,
+        }
+    }
+}
+
+/// One end driven either as a whole [`Connection`] or as split halves, as a reader
+/// task and a writer task would drive them: the reader drains events and queues
+/// signals; the writer applies them before it writes or keeps time.
+pub enum Driven {
+    Whole(Connection),
+    Split {
+        rx: RecvHalf,
+        tx: SendHalf,
+        channel: VecDeque<Signal>,
+    },
+}
+
+impl Driven {
+    pub fn new(conn: Connection, split: bool) -> Self {
+        if split {
+            let (rx, tx) = conn.into_split();
+            Self::Split {
+                rx,
+                tx,
+                channel: VecDeque::new(),
+            }
+        } else {
+            Self::Whole(conn)
+        }
+    }
+
+    /// Hands in `bytes` and drains the events, stopping at the first error.
+    pub fn receive(&mut self, bytes: &[u8]) -> (Vec<Event>, Option<Error>) {
+        match self {
+            Self::Whole(conn) => {
+                conn.receive(bytes);
+                events(conn)
+            }
+            Self::Split { rx, channel, .. } => {
+                rx.receive(bytes);
+                let mut out = Vec::new();
+                let mut error = None;
+                loop {
+                    match rx.poll_event() {
+                        Ok(Some(ev)) => out.push(ev),
+                        Ok(None) => break,
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                }
+                channel.extend(std::iter::from_fn(|| rx.poll_signal()));
+                (out, error)
+            }
+        }
+    }
+
+    /// The writer's turn: signals applied, then everything there is to send at `now`.
+    pub fn transmit(&mut self, now: Duration) -> Vec<u8> {
+        match self {
+            Self::Whole(conn) => transmit(conn, now),
+            Self::Split { tx, channel, .. } => {
+                for signal in channel.drain(..) {
+                    tx.handle_signal(signal);
+                }
+                let mut out = Vec::new();
+                tx.poll_transmit_into(now, &mut out);
+                out
+            }
+        }
+    }
+
+    /// Fires the timers due at `now`; returns the error a timer ended the
+    /// connection with, if any.
+    pub fn handle_timeout(&mut self, now: Duration) -> Option<Error> {
+        match self {
+            Self::Whole(conn) => {
+                conn.handle_timeout(now);
+                events(conn).1
+            }
+            Self::Split { tx, channel, .. } => {
+                for signal in channel.drain(..) {
+                    tx.handle_signal(signal);
+                }
+                tx.handle_timeout(now);
+                tx.poll_error()
+            }
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match self {
+            Self::Whole(conn) => conn.poll_timeout(),
+            Self::Split { tx, .. } => tx.poll_timeout(),
+        }
+    }
+
+    pub fn should_close_transport(&self) -> bool {
+        match self {
+            Self::Whole(conn) => conn.should_close_transport(),
+            Self::Split { tx, .. } => tx.should_close_transport(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        match self {
+            Self::Whole(conn) => conn.state(),
+            Self::Split { tx, .. } => tx.state(),
+        }
+    }
+
+    /// The receive buffer's capacity: what the reader holds for input.
+    pub fn read_capacity(&mut self) -> usize {
+        match self {
+            Self::Whole(conn) => conn.read_buffer().capacity(),
+            Self::Split { rx, .. } => rx.read_buffer().capacity(),
         }
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! The event stream client needs exactly this much HTTP/1.1 body framing and no more,
 //! so it is written here rather than pulling in an HTTP client. It is a byte-at-a-time
-//! state machine for the framing lines and passes chunk data through as slices of the
-//! caller's input, so:
+//! state machine for the framing lines (a few bytes per chunk) and passes chunk data
+//! through as slices of the caller's input, so:
 //!
 //! * any split of the input gives the same output (there is no lookahead: every
 //!   state change is decided by the byte in hand);
@@ -13,7 +13,7 @@
 //! * memory and work are bounded: a size line (with its ignored extensions) or a
 //!   trailer line longer than [`MAX_LINE`] bytes, and trailers over [`MAX_TRAILERS`]
 //!   bytes in total, are errors;
-//! * malformed input is an [`Error`], never a panic.
+//! * malformed input is a [`ChunkedError`], never a panic.
 //!
 //! ```text
 //! chunked-body   = *chunk last-chunk trailer-section CRLF
@@ -26,28 +26,32 @@
 //! Line ends may be CRLF or a bare LF ("a recipient MAY recognize a single LF as a
 //! line terminator", RFC 9112 §2.2); a CR not followed by LF is an error.
 
-use std::fmt;
+use core::fmt;
 
 /// The longest size line (digits plus extensions) or trailer line accepted.
 pub(crate) const MAX_LINE: usize = 4096;
 /// The most trailer bytes accepted in total.
 pub(crate) const MAX_TRAILERS: usize = 16 * 1024;
 
-/// Why a chunked body could not be decoded. Every variant is the peer's fault.
+/// Why a chunked body could not be decoded (inside [`Error::Chunked`](crate::Error::Chunked)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Error {
+#[non_exhaustive]
+// Word-sized like the other payloads of `Error`, so that `Error` stays a pair of
+// words: the parser's hot functions return `Result<_, Error>` in registers.
+#[repr(usize)]
+pub enum ChunkedError {
     /// A chunk size is missing or has a byte that is not a hex digit.
     InvalidSize,
     /// A chunk size does not fit in 64 bits.
     SizeOverflow,
-    /// A size or trailer line is longer than [`MAX_LINE`], or the trailers are longer
-    /// than [`MAX_TRAILERS`].
+    /// A size line (with its extensions) or a trailer line is longer than 4 KiB, or
+    /// the trailers are longer than 16 KiB in total.
     LineTooLong,
     /// A line does not end where it must (after chunk data, or a CR without LF).
     InvalidLineEnd,
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ChunkedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::InvalidSize => "invalid chunk size",
@@ -110,7 +114,7 @@ impl Decoder {
         &mut self,
         input: &[u8],
         mut data: impl FnMut(&[u8]),
-    ) -> Result<Option<usize>, Error> {
+    ) -> Result<Option<usize>, ChunkedError> {
         let mut i = 0;
         while i < input.len() {
             if let State::Data { remaining } = self.state {
@@ -144,7 +148,7 @@ impl Decoder {
     }
 
     /// One framing byte.
-    fn step(&mut self, byte: u8) -> Result<(), Error> {
+    fn step(&mut self, byte: u8) -> Result<(), ChunkedError> {
         self.state = match self.state {
             State::Size { digits } => {
                 self.count_line()?;
@@ -152,21 +156,21 @@ impl Decoder {
                     // chunk-size = 1*HEXDIG; leading zeros are allowed, so only a
                     // value about to lose bits overflows.
                     if self.size > u64::MAX >> 4 {
-                        return Err(Error::SizeOverflow);
+                        return Err(ChunkedError::SizeOverflow);
                     }
                     self.size = (self.size << 4) | u64::from(value);
                     State::Size {
                         digits: digits.saturating_add(1),
                     }
                 } else if digits == 0 {
-                    return Err(Error::InvalidSize);
+                    return Err(ChunkedError::InvalidSize);
                 } else {
                     match byte {
                         // chunk-ext = *( BWS ";" BWS chunk-ext-name [ ... ] ): ignored.
                         b';' | b' ' | b'\t' => State::Extension,
                         b'\r' => State::SizeLf,
                         b'\n' => self.size_line_end(),
-                        _ => return Err(Error::InvalidSize),
+                        _ => return Err(ChunkedError::InvalidSize),
                     }
                 }
             }
@@ -180,17 +184,17 @@ impl Decoder {
             }
             State::SizeLf => match byte {
                 b'\n' => self.size_line_end(),
-                _ => return Err(Error::InvalidLineEnd),
+                _ => return Err(ChunkedError::InvalidLineEnd),
             },
             // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
             State::DataCr => match byte {
                 b'\r' => State::DataLf,
                 b'\n' => State::Size { digits: 0 },
-                _ => return Err(Error::InvalidLineEnd),
+                _ => return Err(ChunkedError::InvalidLineEnd),
             },
             State::DataLf => match byte {
                 b'\n' => State::Size { digits: 0 },
-                _ => return Err(Error::InvalidLineEnd),
+                _ => return Err(ChunkedError::InvalidLineEnd),
             },
             // trailer-section = *( field-line CRLF ), then the final CRLF. Trailer
             // fields are skipped, not parsed: nothing here needs them.
@@ -199,12 +203,12 @@ impl Decoder {
                 match byte {
                     b'\n' if len == 0 => State::Done,
                     b'\n' => State::Trailer { len: 0 },
-                    _ if after_cr => return Err(Error::InvalidLineEnd),
+                    _ if after_cr => return Err(ChunkedError::InvalidLineEnd),
                     b'\r' => State::TrailerLf { len },
                     _ => {
                         self.trailers += 1;
                         if len >= MAX_LINE || self.trailers > MAX_TRAILERS {
-                            return Err(Error::LineTooLong);
+                            return Err(ChunkedError::LineTooLong);
                         }
                         State::Trailer { len: len + 1 }
                     }
@@ -217,17 +221,17 @@ impl Decoder {
     }
 
     /// Counts one byte of the size line against [`MAX_LINE`].
-    fn count_line(&mut self) -> Result<(), Error> {
+    fn count_line(&mut self) -> Result<(), ChunkedError> {
         self.line += 1;
         if self.line > MAX_LINE {
-            return Err(Error::LineTooLong);
+            return Err(ChunkedError::LineTooLong);
         }
         Ok(())
     }
 
     /// The size line ended: data follows, or the trailers after `last-chunk`.
     fn size_line_end(&mut self) -> State {
-        let size = std::mem::take(&mut self.size);
+        let size = core::mem::take(&mut self.size);
         self.line = 0;
         if size == 0 {
             State::Trailer { len: 0 }
@@ -250,9 +254,12 @@ fn hex(byte: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     /// Decodes `input` in pieces of `split` bytes: (data, bytes of input used).
-    fn decode_split(input: &[u8], split: usize) -> Result<(Vec<u8>, Option<usize>), Error> {
+    fn decode_split(input: &[u8], split: usize) -> Result<(Vec<u8>, Option<usize>), ChunkedError> {
         let mut decoder = Decoder::new();
         let mut out = Vec::new();
         let mut offset = 0;
@@ -330,21 +337,33 @@ mod tests {
 
     #[test]
     fn malformed() {
-        let cases: &[(&str, &[u8], Error)] = &[
-            ("no digits", b"\r\n", Error::InvalidSize),
-            ("not hex", b"g\r\n", Error::InvalidSize),
-            ("sign", b"-1\r\n", Error::InvalidSize),
-            ("0x prefix", b"0x5\r\n", Error::InvalidSize),
-            ("space first", b" 5\r\n", Error::InvalidSize),
-            ("overflow", b"10000000000000000\r\n", Error::SizeOverflow),
-            ("CR without LF", b"5\rx", Error::InvalidLineEnd),
-            ("data too long", b"2\r\nabc\r\n", Error::InvalidLineEnd),
+        let cases: &[(&str, &[u8], ChunkedError)] = &[
+            ("no digits", b"\r\n", ChunkedError::InvalidSize),
+            ("not hex", b"g\r\n", ChunkedError::InvalidSize),
+            ("sign", b"-1\r\n", ChunkedError::InvalidSize),
+            ("0x prefix", b"0x5\r\n", ChunkedError::InvalidSize),
+            ("space first", b" 5\r\n", ChunkedError::InvalidSize),
+            (
+                "overflow",
+                b"10000000000000000\r\n",
+                ChunkedError::SizeOverflow,
+            ),
+            ("CR without LF", b"5\rx", ChunkedError::InvalidLineEnd),
+            (
+                "data too long",
+                b"2\r\nabc\r\n",
+                ChunkedError::InvalidLineEnd,
+            ),
             (
                 "CR then junk after data",
                 b"2\r\nab\rx",
-                Error::InvalidLineEnd,
+                ChunkedError::InvalidLineEnd,
             ),
-            ("trailer CR junk", b"0\r\nX: y\rz", Error::InvalidLineEnd),
+            (
+                "trailer CR junk",
+                b"0\r\nX: y\rz",
+                ChunkedError::InvalidLineEnd,
+            ),
         ];
         for (name, wire, error) in cases {
             for split in 1..=wire.len() {
@@ -367,15 +386,21 @@ mod tests {
     fn lines_are_bounded() {
         let mut long_ext = b"1;".to_vec();
         long_ext.resize(MAX_LINE + 10, b'a');
-        assert_eq!(decode_split(&long_ext, 100), Err(Error::LineTooLong));
+        assert_eq!(decode_split(&long_ext, 100), Err(ChunkedError::LineTooLong));
         let mut long_trailer = b"0\r\n".to_vec();
         long_trailer.resize(MAX_LINE + 10, b'a');
-        assert_eq!(decode_split(&long_trailer, 100), Err(Error::LineTooLong));
+        assert_eq!(
+            decode_split(&long_trailer, 100),
+            Err(ChunkedError::LineTooLong)
+        );
         let mut many_trailers = b"0\r\n".to_vec();
         for _ in 0..2000 {
             many_trailers.extend_from_slice(b"X-Some-Header: v\r\n");
         }
-        assert_eq!(decode_split(&many_trailers, 512), Err(Error::LineTooLong));
+        assert_eq!(
+            decode_split(&many_trailers, 512),
+            Err(ChunkedError::LineTooLong)
+        );
     }
 
     #[test]
