@@ -328,7 +328,7 @@ async fn events(
             Ok(()) if lagged.load(Ordering::Relaxed) => "too slow (it will resume)",
             Ok(()) => "the ticker stopped",
             Err(sse::Error::WriteTimeout) => "it read nothing for the write timeout",
-            Err(sse::Error::PeerClosed | sse::Error::Io(_)) => "the client left",
+            Err(sse::Error::Closed | sse::Error::Io(_)) => "the client left",
             Err(e) => return Err(e.into()),
         },
         _ = drops.changed() => "dropped by /drop",

@@ -85,7 +85,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         }
     };
     let mut events = EventSource::new(&args.url, dial, config).map_err(|e| match e {
-        tidings_io::sse::Error::Local(tidings_sse::LocalError::InvalidUrl(e)) => {
+        tidings_io::sse::Error::LocalSse(tidings_sse::LocalError::InvalidUrl(e)) => {
             format!("bad URL {:?}: {e}", args.url)
         }
         e => e.to_string(),

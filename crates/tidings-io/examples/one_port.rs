@@ -143,7 +143,7 @@ async fn connection(mut tcp: TcpStream, tick: Duration) -> Result<(), BoxError> 
                 ServerSentEvent::data(format!("tick {n}")).id(n.to_string())
             });
             match writer.run(ticks).await {
-                Ok(()) | Err(sse::Error::PeerClosed) => Ok(()),
+                Ok(()) | Err(sse::Error::Closed) => Ok(()),
                 Err(e) => Err(e.into()),
             }
         }

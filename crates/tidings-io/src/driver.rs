@@ -34,13 +34,12 @@ use std::io;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tidings_ws::{CloseCode, Event, LocalError, RecvHalf, SendHalf, State};
+use tidings_ws::{CloseCode, Event, LocalError, ReadSize, RecvHalf, SendHalf, State};
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
 use crate::outbox::Outbox;
-use crate::transport::ReadSize;
 use crate::transport::sealed::{Read, Write};
 use crate::websocket::Message;
 

@@ -19,7 +19,7 @@ use tidings_ws::Connection;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::transport::{Bounded, Deadline, Transport};
+use crate::transport::{Deadline, Transport};
 use crate::websocket::WebSocket;
 
 /// Accepts a WebSocket on `io`, taking any subprotocol-less upgrade request.
@@ -325,16 +325,6 @@ async fn reject<S: Transport, T>(
     Err(Error::Rejected {
         status: rejection.status(),
     })
-}
-
-impl From<Bounded> for Error {
-    fn from(e: Bounded) -> Self {
-        match e {
-            Bounded::TimedOut => Self::HandshakeTimeout,
-            Bounded::Io(e) => Self::Io(e),
-            Bounded::Closed => Self::Io(std::io::ErrorKind::UnexpectedEof.into()),
-        }
-    }
 }
 
 #[cfg(all(test, feature = "tokio"))]

@@ -17,7 +17,7 @@
 //! connection's buffers are freed whenever it waits, so most reads of small messages
 //! are of this kind, and half of them find nothing: reading into the stack, they
 //! allocate nothing then, and exactly the message's size otherwise, instead of
-//! [`ReadSize::MIN`] bytes each time.
+//! [`ReadSize::MIN`](tidings_ws::ReadSize::MIN) bytes each time.
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
@@ -27,7 +27,9 @@ use bytes::{Bytes, BytesMut};
 use tidings_handshake::{Error as HeadError, Rejection, Status};
 
 use crate::clock::{Clock, Runtime};
+use crate::error::Error;
 use crate::outbox::Outbox;
+use tidings_ws::ReadSize;
 
 /// A byte stream on a runtime: what a [`WebSocket`](crate::WebSocket) runs on.
 ///
@@ -108,83 +110,6 @@ fn take_as<U: 'static, T: 'static>(slot: &mut Option<T>) -> Option<U> {
     (slot as &mut dyn std::any::Any)
         .downcast_mut::<Option<U>>()?
         .take()
-}
-
-/// How many bytes the next read asks for: from [`ReadSize::MIN`] up to
-/// [`Config::read_buffer_size`](crate::Config::read_buffer_size), following what
-/// the reads bring, or up to [`FRAME_READ_MAX`](Self::FRAME_READ_MAX) of a large
-/// frame still arriving.
-///
-/// A connection frees its receive buffer whenever it goes idle, so asking for 16 KiB
-/// to receive a 20-byte message would cost a 16 KiB allocation per message (and,
-/// where reads zero-fill, a 16 KiB `memset`). The size starts small, doubles after a
-/// read that filled it, and halves after two reads in a row that used less than a
-/// quarter of it (the adaptive strategy of hyper's read buffer). Each read also has
-/// room for a frame header beyond that size ([`HEADER_ROOM`](Self::HEADER_ROOM)), so
-/// a message of exactly the read size arrives in one read.
-///
-/// Once the core has parsed the header of a frame that is still arriving
-/// (`frame_bytes_wanted`), the next read asks for the frame's missing bytes, up to
-/// [`FRAME_READ_MAX`](Self::FRAME_READ_MAX): small reads of a large frame multiply
-/// the system calls, and a read of the whole frame at once costs more than it saves
-/// (page faults on a fresh buffer of that size). `docs/performance.md` has the
-/// figures.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReadSize {
-    next: usize,
-    max: usize,
-    /// The last read used less than a quarter of its room.
-    small: bool,
-}
-
-impl ReadSize {
-    /// The smallest read: room for most messages of a chat or a feed in one read.
-    pub(crate) const MIN: usize = 2048;
-
-    /// The most bytes one read asks for to complete a frame (see the type's
-    /// documentation).
-    pub(crate) const FRAME_READ_MAX: usize = 64 * 1024;
-
-    /// Room for the longest frame header on top of the payload a read is sized for.
-    pub(crate) const HEADER_ROOM: usize = tidings_ws::frame::MAX_HEADER_LEN;
-
-    /// Starts at the smallest size; never asks for more than `max` (nor less than 1)
-    /// plus [`HEADER_ROOM`](Self::HEADER_ROOM), except for the rest of a frame.
-    pub(crate) fn new(max: usize) -> Self {
-        let max = max.max(1);
-        Self {
-            next: Self::MIN.min(max),
-            max,
-            small: false,
-        }
-    }
-
-    /// The size of the next read when no frame is being received whole.
-    pub(crate) fn get(&self) -> usize {
-        self.next + Self::HEADER_ROOM
-    }
-
-    /// The size of the next read, given the core's `frame_bytes_wanted()`: the rest
-    /// of the frame being received, up to [`FRAME_READ_MAX`](Self::FRAME_READ_MAX),
-    /// when it is more than [`get`](Self::get).
-    pub(crate) fn for_frame(&self, frame_bytes_wanted: usize) -> usize {
-        self.get().max(frame_bytes_wanted.min(Self::FRAME_READ_MAX))
-    }
-
-    /// Adapts to a read of `n` bytes.
-    pub(crate) fn record(&mut self, n: usize) {
-        if n >= self.next {
-            self.next = self.next.saturating_mul(2).min(self.max);
-            self.small = false;
-        } else if n < self.next / 4 {
-            if self.small {
-                self.next = (self.next / 2).max(Self::MIN.min(self.max));
-            }
-            self.small = !self.small;
-        } else {
-            self.small = false;
-        }
-    }
 }
 
 /// The largest read that goes through the stack when the receive buffer has no room
@@ -430,18 +355,6 @@ mod futures_rt {
     }
 }
 
-/// Why an exchange bounded by a [`Deadline`] (an opening handshake, a request head)
-/// ended early.
-#[derive(Debug)]
-pub(crate) enum Bounded {
-    /// The deadline passed first.
-    TimedOut,
-    /// The transport failed.
-    Io(io::Error),
-    /// The peer closed the stream before a whole head arrived.
-    Closed,
-}
-
 /// How much of a head one read asks for. The parsers take a head in pieces of any
 /// size, so this only trades system calls for memory; their limits bound the head.
 const HEAD_READ: usize = 4096;
@@ -461,28 +374,29 @@ impl Deadline {
         Self { clock, at }
     }
 
-    /// Runs `poll` until it is ready or the deadline passes.
+    /// Runs `poll` until it is ready, or the deadline passes
+    /// ([`Error::HandshakeTimeout`]).
     async fn run<T>(
         &mut self,
         mut poll: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
-    ) -> Result<T, Bounded> {
+    ) -> Result<T, Error> {
         std::future::poll_fn(|cx| {
             if self.clock.poll_sleep_until(cx, self.at).is_ready() {
-                return Poll::Ready(Err(Bounded::TimedOut));
+                return Poll::Ready(Err(Error::HandshakeTimeout));
             }
-            poll(cx).map_err(Bounded::Io)
+            poll(cx).map_err(Error::Io)
         })
         .await
     }
 
     /// Reads an HTTP head with `parse`, an incremental parser that keeps what it
     /// needs of each piece: the head and the bytes read past it, or the parser's
-    /// error.
+    /// error. [`Error::Closed`] when the peer closes before a whole head arrived.
     pub(crate) async fn read_head<T>(
         &mut self,
         io: &mut impl sealed::Read,
         mut parse: impl FnMut(&[u8]) -> Result<Status<(T, usize)>, HeadError>,
-    ) -> Result<Result<(T, BytesMut), HeadError>, Bounded> {
+    ) -> Result<Result<(T, BytesMut), HeadError>, Error> {
         let mut buf = BytesMut::new();
         loop {
             buf.clear();
@@ -491,7 +405,7 @@ impl Deadline {
                 .await?
                 == 0
             {
-                return Err(Bounded::Closed);
+                return Err(Error::Closed);
             }
             match parse(&buf) {
                 Ok(Status::Partial) => {}
@@ -508,7 +422,7 @@ impl Deadline {
         &mut self,
         io: &mut impl sealed::Write,
         bytes: Bytes,
-    ) -> Result<(), Bounded> {
+    ) -> Result<(), Error> {
         let mut out = Outbox::default();
         out.push_back(bytes);
         self.run(|cx| out.poll_write(cx, io, Duration::ZERO, || None))
@@ -516,7 +430,7 @@ impl Deadline {
     }
 
     /// Shuts the write side down.
-    pub(crate) async fn shutdown(&mut self, io: &mut impl sealed::Write) -> Result<(), Bounded> {
+    pub(crate) async fn shutdown(&mut self, io: &mut impl sealed::Write) -> Result<(), Error> {
         self.run(|cx| io.poll_shutdown(cx)).await
     }
 
@@ -526,76 +440,11 @@ impl Deadline {
         &mut self,
         io: &mut impl sealed::Write,
         rejection: &Rejection,
-    ) -> Result<(), Bounded> {
+    ) -> Result<(), Error> {
         let mut answer = Vec::new();
         rejection.encode(&mut answer);
         self.write_all(io, answer.into()).await?;
         let _ = self.shutdown(io).await;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod read_size_tests {
-    use super::ReadSize;
-
-    /// The payload size a read is sized for, without the header room.
-    fn payload(size: &ReadSize) -> usize {
-        size.get() - ReadSize::HEADER_ROOM
-    }
-
-    #[test]
-    fn grows_on_full_reads_and_shrinks_on_small_ones() {
-        let mut size = ReadSize::new(16 * 1024);
-        assert_eq!(payload(&size), ReadSize::MIN);
-        for expected in [4096, 8192, 16384, 16384] {
-            size.record(size.get());
-            assert_eq!(payload(&size), expected);
-        }
-        // One small read is not a trend; two are.
-        size.record(20);
-        assert_eq!(payload(&size), 16384);
-        size.record(20);
-        assert_eq!(payload(&size), 8192);
-        // A read in between resets the count.
-        size.record(20);
-        size.record(4000);
-        size.record(20);
-        assert_eq!(payload(&size), 8192);
-        for _ in 0..20 {
-            size.record(1);
-        }
-        assert_eq!(payload(&size), ReadSize::MIN);
-    }
-
-    #[test]
-    fn stays_within_a_small_maximum() {
-        let mut size = ReadSize::new(100);
-        assert_eq!(payload(&size), 100);
-        size.record(100);
-        assert_eq!(payload(&size), 100);
-        size.record(1);
-        size.record(1);
-        assert_eq!(payload(&size), 100);
-        assert_eq!(payload(&ReadSize::new(0)), 1);
-    }
-
-    #[test]
-    fn a_whole_message_of_the_read_size_fits_one_read() {
-        // A 16 KiB payload behind a masked client header of 8 bytes.
-        let mut size = ReadSize::new(16 * 1024);
-        for _ in 0..3 {
-            size.record(size.get());
-        }
-        assert!(size.get() >= 16 * 1024 + 8);
-    }
-
-    #[test]
-    fn reads_the_rest_of_a_large_frame_at_once() {
-        let size = ReadSize::new(16 * 1024);
-        assert_eq!(size.for_frame(0), size.get());
-        assert_eq!(size.for_frame(10), size.get());
-        assert_eq!(size.for_frame(40_000), 40_000);
-        assert_eq!(size.for_frame(1 << 20), ReadSize::FRAME_READ_MAX);
     }
 }

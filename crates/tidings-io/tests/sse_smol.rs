@@ -62,7 +62,7 @@ fn reconnects_with_last_event_id_without_gap_or_duplicate() {
                 // happen before `run` returns; on earlier rounds a departure is a failure.
                 match writer.run(events).await {
                     Ok(()) => {}
-                    Err(tidings_io::sse::Error::PeerClosed) if after + 3 >= 10 => {}
+                    Err(tidings_io::sse::Error::Closed) if after + 3 >= 10 => {}
                     Err(e) => panic!("round after {after}: {e}"),
                 }
                 let mut tcp = writer.into_inner().into_inner();
@@ -142,7 +142,7 @@ fn keep_alive_comments_on_a_short_timer() {
         drop(tcp);
         let result = server.await;
         assert!(
-            matches!(result, Err(tidings_io::sse::Error::PeerClosed)),
+            matches!(result, Err(tidings_io::sse::Error::Closed)),
             "{result:?}"
         );
     });

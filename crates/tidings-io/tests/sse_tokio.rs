@@ -73,7 +73,7 @@ fn spawn_resuming_server(
             // happen before `run` returns; on earlier rounds a departure is a failure.
             match writer.run(events).await {
                 Ok(()) => {}
-                Err(tidings_io::sse::Error::PeerClosed) if after + 3 >= 10 => {}
+                Err(tidings_io::sse::Error::Closed) if after + 3 >= 10 => {}
                 Err(e) => panic!("round after {after}: {e}"),
             }
             // Mid-event: an id and data, but no blank line to dispatch them.
@@ -292,7 +292,7 @@ async fn request_carries_headers_and_local_errors_come_first() {
         config.headers.push((name.into(), "1".into()));
         let result = EventSource::connect_url(&base, config);
         assert!(
-            matches!(result, Err(Error::Local(e)) if e == error),
+            matches!(result, Err(Error::LocalSse(e)) if e == error),
             "{name}"
         );
     }
@@ -426,7 +426,7 @@ async fn keep_alive_comments_on_a_short_timer() {
     drop(tcp);
     // The writer notices the closed peer without any event to write.
     let result = timeout(LIMIT, server).await.unwrap().unwrap();
-    assert!(matches!(result, Err(Error::PeerClosed)), "{result:?}");
+    assert!(matches!(result, Err(Error::Closed)), "{result:?}");
 }
 
 const TOO_MANY_HEADERS: &str = concat!(
@@ -495,7 +495,7 @@ async fn request_head_timeout_on_paused_clock() {
     let mut io = Tokio::new(tcp);
     let start = tokio::time::Instant::now();
     let result = tidings_io::sse::read_request(&mut io, &ServerConfig::default()).await;
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
     assert_eq!(start.elapsed().as_secs(), 10);
 }
 

@@ -113,6 +113,7 @@ mod error;
 pub mod frame;
 mod key;
 pub mod mask;
+mod read_size;
 mod recv;
 mod send;
 #[allow(
@@ -137,6 +138,7 @@ pub use frame::{FrameHeader, MaskingKey, OpCode};
 #[cfg(feature = "std")]
 pub use key::OsRandom;
 pub use key::RandomSource;
+pub use read_size::ReadSize;
 pub use recv::{EventRef, RecvHalf, Signal};
 pub use send::{PreparedMessage, SendHalf};
 pub use utf8::Utf8Bytes;

@@ -219,7 +219,7 @@ impl EventSource<Dialer> {
     ///
     /// # Errors
     ///
-    /// [`Error::Local`] for a malformed URL or a bad [`ClientConfig::headers`]
+    /// [`Error::LocalSse`] for a malformed URL or a bad [`ClientConfig::headers`]
     /// entry, [`Error::TlsUnsupported`] for `https://` without the `rustls` feature.
     pub fn connect_url(url: &str, config: ClientConfig) -> Result<Self, Error> {
         Self::new(url, Dialer::default(), config)
@@ -232,7 +232,7 @@ impl<D: Dial> EventSource<D> {
     ///
     /// # Errors
     ///
-    /// [`Error::Local`] for a malformed URL or a bad [`ClientConfig::headers`]
+    /// [`Error::LocalSse`] for a malformed URL or a bad [`ClientConfig::headers`]
     /// entry, [`Error::TlsUnsupported`] for `https://` with a dialer without TLS.
     pub fn new(url: &str, dialer: D, config: ClientConfig) -> Result<Self, Error> {
         let clock = D::Io::clock();

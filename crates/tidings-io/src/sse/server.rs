@@ -27,7 +27,7 @@ use tidings_sse::head::{self, RESPONSE_HEAD};
 
 use super::{Error, ServerSentEvent};
 use crate::clock::Clock;
-use crate::transport::{Bounded, Deadline, Transport};
+use crate::transport::{Deadline, Transport};
 
 /// How much one read asks for while streaming (what the client sends is dropped).
 const DRAIN_READ: usize = 512;
@@ -121,9 +121,9 @@ impl std::ops::Deref for Request {
 ///
 /// # Errors
 ///
-/// [`Error::Request`], [`Error::Status`], [`Error::Sse`] as above;
-/// [`Error::Timeout`] after [`ServerConfig::head_timeout`]; [`Error::Io`], or
-/// [`Error::PeerClosed`] when the client closes before a whole head arrived.
+/// [`Error::Handshake`], [`Error::Rejected`], [`Error::Sse`] as above;
+/// [`Error::HandshakeTimeout`] after [`ServerConfig::head_timeout`]; [`Error::Io`],
+/// or [`Error::Closed`] when the client closes before a whole head arrived.
 pub async fn read_request<S: Transport>(
     io: &mut S,
     config: &ServerConfig,
@@ -140,9 +140,9 @@ pub async fn read_request<S: Transport>(
         Ok((tidings_handshake::Request::Upgrade(_), _)) => {
             let rejection = Rejection::upgrade_refused();
             let status = rejection.status();
-            (Some(rejection), Error::Status(status))
+            (Some(rejection), Error::Rejected { status })
         }
-        Err(e) => (Some(Rejection::from_error(&e)), Error::Request(e)),
+        Err(e) => (Some(Rejection::from_error(&e)), Error::Handshake(e)),
     };
     // The request is refused whether or not the answer gets through.
     if let Some(refusal) = refusal {
@@ -193,7 +193,8 @@ impl<S: Transport> SseWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`], or [`Error::Timeout`] after [`ServerConfig::head_timeout`].
+    /// [`Error::Io`], or [`Error::HandshakeTimeout`] after
+    /// [`ServerConfig::head_timeout`].
     pub async fn start(mut io: S, config: ServerConfig) -> Result<Self, Error> {
         let mut deadline = Deadline::after::<S>(config.head_timeout);
         let mut head = BytesMut::from(RESPONSE_HEAD);
@@ -218,7 +219,7 @@ impl<S: Transport> SseWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Local`] for an event that cannot be encoded (nothing was written);
+    /// [`Error::LocalSse`] for an event that cannot be encoded (nothing was written);
     /// [`Error::Io`] when the transport fails; [`Error::WriteTimeout`].
     pub async fn send(&mut self, event: &ServerSentEvent) -> Result<(), Error> {
         event.encode(&mut self.out)?;
@@ -236,7 +237,7 @@ impl<S: Transport> SseWriter<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::PeerClosed`] when the client went away; [`Error::Local`] for an event
+    /// [`Error::Closed`] when the client went away; [`Error::LocalSse`] for an event
     /// that cannot be encoded; [`Error::Io`] when a write fails;
     /// [`Error::WriteTimeout`].
     pub async fn run<St: Stream<Item = ServerSentEvent>>(
@@ -256,8 +257,8 @@ impl<S: Transport> SseWriter<S> {
         poll_fn(|cx| self.poll_write_out(cx)).await?;
         let timeout = self.config.write_timeout.unwrap_or(Duration::MAX);
         match Deadline::after::<S>(timeout).shutdown(&mut self.io).await {
-            Err(Bounded::TimedOut) => Err(Error::WriteTimeout),
-            result => Ok(result?),
+            Err(Error::HandshakeTimeout) => Err(Error::WriteTimeout),
+            result => result,
         }
     }
 
@@ -281,7 +282,7 @@ impl<S: Transport> SseWriter<S> {
             // Is the client still there? EOF or a reset means no.
             self.scratch.clear();
             match self.io.poll_read_into(cx, &mut self.scratch, DRAIN_READ) {
-                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Err(Error::PeerClosed)),
+                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Err(Error::Closed)),
                 Poll::Ready(Ok(_)) => continue,
                 Poll::Pending => {}
             }
@@ -355,16 +356,6 @@ impl<S: Transport> SseWriter<S> {
                 Poll::Ready(Err(Error::WriteTimeout))
             }
             _ => Poll::Pending,
-        }
-    }
-}
-
-impl From<Bounded> for Error {
-    fn from(e: Bounded) -> Self {
-        match e {
-            Bounded::TimedOut => Self::Timeout,
-            Bounded::Io(e) => Self::Io(e),
-            Bounded::Closed => Self::PeerClosed,
         }
     }
 }
