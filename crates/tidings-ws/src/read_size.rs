@@ -55,6 +55,7 @@ impl ReadSize {
 
     /// Starts at the smallest size; never asks for more than `max` (nor less than 1)
     /// plus [`HEADER_ROOM`](Self::HEADER_ROOM), except for the rest of a frame.
+    #[inline]
     pub fn new(max: usize) -> Self {
         let max = max.max(1);
         Self {
@@ -65,6 +66,7 @@ impl ReadSize {
     }
 
     /// The size of the next read when no frame is being received whole.
+    #[inline]
     pub fn get(&self) -> usize {
         self.next + Self::HEADER_ROOM
     }
@@ -72,11 +74,13 @@ impl ReadSize {
     /// The size of the next read, given the core's `frame_bytes_wanted()`: the rest
     /// of the frame being received, up to [`FRAME_READ_MAX`](Self::FRAME_READ_MAX),
     /// when it is more than [`get`](Self::get).
+    #[inline]
     pub fn for_frame(&self, frame_bytes_wanted: usize) -> usize {
         self.get().max(frame_bytes_wanted.min(Self::FRAME_READ_MAX))
     }
 
     /// Adapts to a read of `n` bytes.
+    #[inline]
     pub fn record(&mut self, n: usize) {
         if n >= self.next {
             self.next = self.next.saturating_mul(2).min(self.max);
