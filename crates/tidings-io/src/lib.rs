@@ -103,6 +103,10 @@
 //! - `rustls` (implies `tokio`): `wss://` in `connect_url` and
 //!   `connect_url_with_tls`, `https://` with `sse::Dialer`, and the `tls`
 //!   module (rustls 0.23 with its `ring` provider, `webpki-roots` anchors).
+//! - `http2` (implies `tokio`, `http-body`): the `http` module, HTTP/1.1 and
+//!   HTTP/2 on one listener with hyper (`http::serve`; ALPN with `rustls`, h2c
+//!   otherwise), `http::WebSocketUpgrade` for the HTTP/1.1 upgrade and RFC 8441
+//!   extended CONNECT, and event streams as HTTP/2 streams.
 //!
 //! `tokio` and `futures-io` can be on at once. With neither, the crate has no
 //! [`Transport`] to run on.
@@ -118,6 +122,8 @@ mod deflate;
 mod driver;
 mod error;
 mod handshake;
+#[cfg(feature = "http2")]
+pub mod http;
 mod outbox;
 mod split;
 pub mod sse;
