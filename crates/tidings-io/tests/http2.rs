@@ -722,3 +722,60 @@ fn curl_reads_event_streams_over_h2() {
         }
     });
 }
+
+#[cfg(feature = "axum")]
+#[path = "../examples/axum.rs"]
+#[allow(dead_code)] // The example's `main`.
+mod axum_app;
+
+/// The axum drop-in over h2: the example's handler (axum's own, one import
+/// changed) takes extended CONNECT, under axum's `serve` and under
+/// `http::serve`, and `tidings_io::axum::Sse` is an h2 event stream.
+#[cfg(feature = "axum")]
+#[test]
+fn axum_drop_in_over_h2() {
+    use tidings_io::axum::{Sse, TowerToHyperService};
+    run(async {
+        let app = || {
+            axum_app::app().route(
+                "/events",
+                axum::routing::get(|| async {
+                    let events = futures_util::stream::iter(1..=3)
+                        .map(|n| ServerSentEvent::data(format!("event {n}")).id(n.to_string()));
+                    Sse::new(events).keep_alive(Duration::from_secs(15))
+                }),
+            )
+        };
+        let (axum_listener, ours) = (
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        );
+        let addrs = [
+            axum_listener.local_addr().unwrap(),
+            ours.local_addr().unwrap(),
+        ];
+        let router = app();
+        tokio::spawn(async move { axum::serve(axum_listener, router).await });
+        let service = TowerToHyperService::new(app());
+        let config = ServeConfig::default().websocket(true);
+        tokio::spawn(tidings_io::http::serve(ours, config, service));
+        for addr in addrs {
+            let mut sender = h2c(addr).await;
+            let mut ws = websocket(&mut sender, addr).await;
+            for message in [
+                Message::text("axum over h2"),
+                Message::binary(vec![5; 50_000]),
+            ] {
+                ws.send(message.clone()).await.unwrap();
+                assert_eq!(ws.recv().await.unwrap().unwrap(), message);
+            }
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+            let events = get(&mut sender, addr, "/events").await;
+            assert_eq!(events.version(), Version::HTTP_2);
+            assert_eq!(events.headers()["content-type"], "text/event-stream");
+            assert_eq!(event_data(events).await, ["event 1", "event 2", "event 3"]);
+            let plain = get(&mut sender, addr, "/ws").await;
+            assert_eq!(plain.status(), 426);
+        }
+    });
+}
