@@ -21,6 +21,10 @@
 //!                               ─► sse_response(SseBody) ─► DATA frames (flow control)
 //! ```
 //!
+//! The client side, [`connect_url`], opens a WebSocket on an HTTP/2 stream (ALPN
+//! `h2` over TLS, h2c over cleartext) when the server's SETTINGS allow extended
+//! CONNECT, and over HTTP/1.1 otherwise.
+//!
 //! [`ServeConfig::websocket`] says whether the server advertises
 //! `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3): browsers take it as a promise
 //! that WebSockets may use the connection, so it is off unless a route takes them.
@@ -45,6 +49,11 @@ use tidings_ws::Role;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{Config, Tokio, WebSocket};
+
+mod client;
+#[cfg(feature = "rustls")]
+pub use client::connect_url_with_tls;
+pub use client::{ClientStream, H2Stream, connect_url};
 
 /// The errors a service may fail with.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

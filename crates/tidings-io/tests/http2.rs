@@ -74,7 +74,8 @@ async fn start(config: ServeConfig) -> Server {
     }
 }
 
-/// `/ws`: a WebSocket echo (subprotocol `chat` if offered); `/events?n`: n events;
+/// `/ws`: a WebSocket echo (subprotocol `chat` if offered; `/ws-deflate` accepts
+/// permessage-deflate); `/events?n`: n events;
 /// `/flood`: events forever, counted as they are taken; anything else 404.
 async fn route(
     mut request: Request<Incoming>,
@@ -85,10 +86,14 @@ async fn route(
         sse_response(SseBody::new(events).map_err(BoxError::from).boxed_unsync())
     };
     Ok(match request.uri().path() {
-        "/ws" => full(match WebSocketUpgrade::from_request(&mut request) {
+        "/ws" | "/ws-deflate" => full(match WebSocketUpgrade::from_request(&mut request) {
             Ok(upgrade) => {
                 let mut config = Config::default();
                 config.ws.max_message_size = MAX_MESSAGE;
+                #[cfg(feature = "deflate")]
+                if upgrade.request().path() == "/ws-deflate" {
+                    config.deflate = Some(tidings_io::DeflateConfig::default());
+                }
                 upgrade.protocols(["chat"]).config(config).on_upgrade(echo)
             }
             Err(refusal) => refusal,
@@ -777,5 +782,97 @@ fn axum_drop_in_over_h2() {
             let plain = get(&mut sender, addr, "/ws").await;
             assert_eq!(plain.status(), 426);
         }
+    });
+}
+
+/// `http::connect_url`: over h2c when the server offers extended CONNECT, over
+/// HTTP/1.1 (a second connection) when its SETTINGS do not; the same messages
+/// either way, and the closing handshake clean over h2.
+#[test]
+fn client_uses_h2_and_falls_back_to_http11() {
+    use tidings_io::http::ClientStream;
+    run(async {
+        for websocket in [true, false] {
+            let server = start(ServeConfig::default().websocket(websocket)).await;
+            let url = format!("ws://{}/ws", server.addr);
+            let mut ws = tidings_io::http::connect_url(&url, Config::default())
+                .await
+                .unwrap();
+            let h2 = matches!(ws.get_ref().get_ref(), ClientStream::Http2(_));
+            assert_eq!(h2, websocket);
+            for message in [Message::text("client"), Message::binary(vec![1; 60_000])] {
+                ws.send(message.clone()).await.unwrap();
+                assert_eq!(ws.recv().await.unwrap().unwrap(), message);
+            }
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+            let connections = if websocket { 1 } else { 2 };
+            assert_eq!(server.connections.load(Ordering::SeqCst), connections);
+        }
+    });
+}
+
+/// `http::connect_url_with_tls`: ALPN `h2` on a TLS server that offers it.
+#[cfg(feature = "rustls")]
+#[test]
+fn client_over_tls_alpn_h2() {
+    use tidings_io::http::ClientStream;
+    use tidings_io::tls::{provider, rustls};
+    run(async {
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+        let tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap();
+        let mut config = ServeConfig::default().websocket(true);
+        config.tls = Some(Arc::new(tls));
+        let server = start(config).await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let url = format!("wss://localhost:{}/ws", server.addr.port());
+        let mut ws =
+            tidings_io::http::connect_url_with_tls(&url, Config::default(), Arc::new(client))
+                .await
+                .unwrap();
+        assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http2(_)));
+        ws.send(Message::text("wss over h2")).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::text("wss over h2")
+        );
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+}
+
+/// permessage-deflate (RFC 7692) negotiated in the extended CONNECT and run by the
+/// same core over the h2 stream.
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_over_h2() {
+    use tidings_io::http::ClientStream;
+    run(async {
+        let server = start(ServeConfig::default().websocket(true)).await;
+        let mut config = Config::default();
+        config.deflate = Some(tidings_io::DeflateConfig::default());
+        let url = format!("ws://{}/ws-deflate", server.addr);
+        let mut ws = tidings_io::http::connect_url(&url, config).await.unwrap();
+        assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http2(_)));
+        assert!(ws.connection().config().deflate.is_some(), "deflate agreed");
+        for message in [
+            Message::text("squeeze ".repeat(5000)),
+            Message::binary(vec![3; 50_000]),
+        ] {
+            ws.send(message.clone()).await.unwrap();
+            assert!(ws.recv().await.unwrap().unwrap() == message);
+        }
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
     });
 }
