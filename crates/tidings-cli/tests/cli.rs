@@ -819,3 +819,60 @@ fn max_message_size_raises_the_one_mib_default() {
     assert_eq!(output.stdout.len(), line.len());
     roomy.log_line(r#"closed (code 1000 "")"#);
 }
+
+/// An echo server on `tidings_io::http::serve`: HTTP/1.1 and h2c on one port, with
+/// extended CONNECT advertised if `websocket`.
+fn h2_echo(websocket: bool) -> SocketAddr {
+    use http_body_util::Full;
+    use tidings_io::http::{ServeConfig, WebSocketUpgrade};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("non-blocking");
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let service = hyper::service::service_fn(|mut request| async move {
+                let upgrade = match WebSocketUpgrade::from_request::<_, Full<hyper::body::Bytes>>(
+                    &mut request,
+                ) {
+                    Ok(upgrade) => upgrade,
+                    Err(refusal) => return Ok::<_, std::convert::Infallible>(refusal),
+                };
+                Ok(upgrade.on_upgrade(|mut ws| async move {
+                    while let Some(Ok(message)) = ws.recv().await {
+                        if matches!(message, tidings_io::Message::Text(_))
+                            && ws.send(message).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                }))
+            });
+            let config = ServeConfig::default().websocket(websocket);
+            let _: Result<(), _> = tidings_io::http::serve(listener, config, service).await;
+        });
+    });
+    addr
+}
+
+#[test]
+fn ws_http2_uses_extended_connect_or_falls_back_to_http11() {
+    for websocket in [true, false] {
+        let addr = h2_echo(websocket);
+        let url = format!("ws://{addr}/chat");
+        let output = run(&["ws", "--http2", &url], b"over h2\nagain\n");
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "over h2\nagain\n");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.contains("connected over HTTP/2"),
+            websocket,
+            "{stderr}"
+        );
+        assert!(stderr.contains("code 1000"), "{stderr}");
+    }
+}

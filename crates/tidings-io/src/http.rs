@@ -52,8 +52,8 @@ use crate::{Config, Tokio, WebSocket};
 
 mod client;
 #[cfg(feature = "rustls")]
-pub use client::connect_url_with_tls;
-pub use client::{ClientStream, H2Stream, connect_url};
+pub use client::connect_with_tls;
+pub use client::{ClientStream, H2Stream, connect_url, connect_with};
 
 /// The errors a service may fail with.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

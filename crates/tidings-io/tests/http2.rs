@@ -811,7 +811,7 @@ fn client_uses_h2_and_falls_back_to_http11() {
     });
 }
 
-/// `http::connect_url_with_tls`: ALPN `h2` on a TLS server that offers it.
+/// `http::connect_with_tls`: ALPN `h2` on a TLS server that offers it.
 #[cfg(feature = "rustls")]
 #[test]
 fn client_over_tls_alpn_h2() {
@@ -838,8 +838,9 @@ fn client_over_tls_alpn_h2() {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let url = format!("wss://localhost:{}/ws", server.addr.port());
+        let builder = ClientBuilder::new(&url).unwrap();
         let mut ws =
-            tidings_io::http::connect_url_with_tls(&url, Config::default(), Arc::new(client))
+            tidings_io::http::connect_with_tls(builder, Config::default(), Arc::new(client))
                 .await
                 .unwrap();
         assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http2(_)));

@@ -38,49 +38,58 @@ pub struct H2Stream {
     pending: Bytes,
 }
 
-/// Dials `url` (`ws://` or `wss://`), within [`Config::handshake_timeout`], and opens a WebSocket over HTTP/2 if the server
-/// allows it: `wss://` offers `h2` by ALPN, `ws://` speaks HTTP/2 by prior knowledge
-/// (h2c). Falls back to HTTP/1.1 when ALPN chose it or the server's SETTINGS lack
-/// `ENABLE_CONNECT_PROTOCOL` (for h2c, on a new connection).
+/// Dials `url` (`ws://` or `wss://`), within [`Config::handshake_timeout`], and
+/// opens a WebSocket over HTTP/2 if the server allows it: `wss://` offers `h2` by
+/// ALPN, `ws://` speaks HTTP/2 by prior knowledge (h2c). Falls back to HTTP/1.1 when
+/// ALPN chose it or the server's SETTINGS lack `ENABLE_CONNECT_PROTOCOL` (for h2c,
+/// on a new connection).
 ///
 /// # Errors
 ///
 /// As [`crate::connect_url`]; an HTTP/2 failure is an [`Error::Io`].
-pub async fn connect_url(
-    url: &str,
-    config: Config,
-) -> Result<WebSocket<Tokio<ClientStream>>, Error> {
-    #[cfg(feature = "rustls")]
-    return connect_url_with_tls(url, config, crate::tls::client_config()).await;
-    #[cfg(not(feature = "rustls"))]
-    connect_inner(url, config, None).await
+pub async fn connect_url(url: &str, config: Config) -> Connected {
+    connect_with(ClientBuilder::new(url)?, config).await
 }
 
-/// [`connect_url`] with `tls` as the TLS client config for a `wss://` URL (its ALPN
-/// list is replaced with `h2` and `http/1.1`).
+/// [`connect_url`] with a handshake built by `builder` (subprotocols, `Origin`,
+/// extra headers), as [`crate::connect_with`].
+///
+/// # Errors
+///
+/// As [`connect_url`].
+pub async fn connect_with(builder: ClientBuilder, config: Config) -> Connected {
+    #[cfg(feature = "rustls")]
+    return connect_with_tls(builder, config, crate::tls::client_config()).await;
+    #[cfg(not(feature = "rustls"))]
+    connect_inner(builder, config, None).await
+}
+
+/// [`connect_with`], with `tls` as the TLS client config for a `wss://` URL (its
+/// ALPN list is replaced with `h2` and `http/1.1`, or `http/1.1` alone for the
+/// fallback).
 ///
 /// # Errors
 ///
 /// As [`connect_url`].
 #[cfg(feature = "rustls")]
-pub async fn connect_url_with_tls(
-    url: &str,
+pub async fn connect_with_tls(
+    builder: ClientBuilder,
     config: Config,
     tls: std::sync::Arc<rustls::ClientConfig>,
-) -> Result<WebSocket<Tokio<ClientStream>>, Error> {
-    connect_inner(url, config, Some(tls)).await
+) -> Connected {
+    connect_inner(builder, config, Some(tls)).await
 }
 
+/// What the connect functions resolve to.
 type Connected = Result<WebSocket<Tokio<ClientStream>>, Error>;
 
 async fn connect_inner(
-    url: &str,
+    builder: ClientBuilder,
     config: Config,
     tls: Option<crate::stream::TlsConfig>,
 ) -> Connected {
     let timeout = config.handshake_timeout;
     let connect = async {
-        let builder = ClientBuilder::new(url)?;
         let uri = builder.uri();
         let offer = |alpn: &[&str]| with_alpn(uri.is_secure(), &tls, alpn);
         let stream = crate::stream::dial(uri.host(), uri.port(), offer(&["h2", "http/1.1"])?).await;
