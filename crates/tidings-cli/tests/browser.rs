@@ -90,11 +90,74 @@ fn the_demo_works_in_chromium() {
     );
 }
 
+/// `tidings demo --tls` in Chromium (`tests/browser/h2.mjs`): one page, 20
+/// EventSources and a WebSocket (plus the page's own), all on the page's one
+/// HTTP/2 connection
+/// (the server logs every stream with its peer: one address), every stream
+/// receiving and the chat message coming back.
+#[test]
+fn the_tls_demo_multiplexes_everything_on_one_h2_connection_in_chromium() {
+    let Some((chromium, node)) =
+        prepare_for("the_tls_demo_multiplexes_everything_on_one_h2_connection_in_chromium")
+    else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let (demo, addr) = server("demo", &["--tls", "--tick-ms", "100"]);
+    let mut node = Command::new(node)
+        .arg(dir.join("h2.mjs"))
+        .arg(format!("https://{addr}/"))
+        .arg(&chromium)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let deadline = Instant::now() + SESSION_TIMEOUT;
+    while node.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = node.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let output = node.wait_with_output().expect("node output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("page saw: {stdout}");
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("\"echoed\":true"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("[\"https://{addr}/\",\"h2\"]")),
+        "{stdout}"
+    );
+    // The server's account: the WebSocket and 20 event streams over HTTP/2, all
+    // from the one peer address (one TCP connection).
+    // The page opens its own chat WebSocket and event stream too: 2 + 21.
+    let lines: Vec<String> = (0..23).map(|_| demo.log_line(" over HTTP/")).collect();
+    let peers: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|l| l.split(": ").next()).collect();
+    assert_eq!(peers.len(), 1, "more than one connection: {lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.ends_with("over HTTP/2.0")),
+        "{lines:#?}"
+    );
+    let ws = lines.iter().filter(|l| l.contains("WebSocket")).count();
+    assert_eq!(ws, 2, "{lines:#?}");
+}
+
 /// Finds the browser and node, installs the pinned driver if needed. `None` means
 /// "skipped" (said on stderr).
 fn prepare() -> Option<(PathBuf, PathBuf)> {
-    const TEST: &str = "the_demo_works_in_chromium";
-    if programs::opted_out(TEST, "TIDINGS_SKIP_BROWSER") {
+    prepare_for("the_demo_works_in_chromium")
+}
+
+/// [`prepare`], for the test named `test`.
+fn prepare_for(test: &str) -> Option<(PathBuf, PathBuf)> {
+    if programs::opted_out(test, "TIDINGS_SKIP_BROWSER") {
         return None;
     }
     let candidates = std::env::var_os("TIDINGS_CHROMIUM")
@@ -103,13 +166,13 @@ fn prepare() -> Option<(PathBuf, PathBuf)> {
         .chain(["/usr/bin/chromium", "chromium", "chromium-browser"].map(PathBuf::from));
     let Some((chromium, _)) = programs::find(candidates) else {
         programs::skip(
-            TEST,
+            test,
             "`chromium` not found (Debian package `chromium`, or \
              TIDINGS_CHROMIUM=/path/to/chrome)",
         );
         return None;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let node = programs::node(TEST, &dir, "playwright-core", 20)?;
+    let node = programs::node(test, &dir, "playwright-core", 20)?;
     Some((chromium, node))
 }

@@ -876,3 +876,64 @@ fn ws_http2_uses_extended_connect_or_falls_back_to_http11() {
         assert!(stderr.contains("code 1000"), "{stderr}");
     }
 }
+
+/// `demo --tls`: HTTPS with a self-signed certificate whose fingerprint is
+/// printed; the chat's WebSocket over HTTP/2 (`ws --http2 -k`), the page and an
+/// event stream over HTTP/2 (curl, if the machine has it).
+#[test]
+fn demo_tls_serves_the_chat_and_events_over_http2() {
+    let (demo, addr) = server("demo", &["--tls", "--tick-ms", "20"]);
+    let fingerprint = demo.log_line("SHA-256 fingerprint");
+    assert_eq!(
+        fingerprint.rsplit(' ').next().map(str::len),
+        Some(32 * 3 - 1)
+    );
+    let url = format!("wss://{addr}/ws");
+    let line = r#"{"from":"test","seq":1,"text":"over h2"}"#;
+    let mut client = Running::start(&["ws", "--http2", "-k", &url]);
+    let mut stdin = client.stdin.take().expect("stdin");
+    writeln!(stdin, "{line}").expect("write stdin");
+    assert_eq!(client.line(), line);
+    drop(stdin);
+    client.log_line("connected over HTTP/2");
+    demo.log_line("WebSocket over HTTP/2");
+
+    const TEST: &str = "demo_tls_serves_the_chat_and_events_over_http2";
+    let Some((curl, _)) = common::programs::find(["curl"]) else {
+        return common::programs::skip(TEST, "`curl` not found on PATH");
+    };
+    let page = Command::new(&curl)
+        .args([
+            "-sSk",
+            "--http2",
+            "--max-time",
+            "10",
+            "-w",
+            "%{http_version}",
+        ])
+        .arg(format!("https://{addr}/"))
+        .output()
+        .expect("curl");
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.contains("<html") && page.ends_with("</html>\n2"),
+        "{page}"
+    );
+    // An endless stream: read its first events, then stop.
+    let mut events = Command::new(&curl)
+        .args(["-sSkN", "--http2", "--max-time", "10"])
+        .arg(format!("https://{addr}/events"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let mut lines = BufReader::new(events.stdout.take().expect("stdout")).lines();
+    let first: Vec<String> = lines.by_ref().take(5).map(|l| l.expect("a line")).collect();
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(first[0], "retry: 1000", "{first:?}");
+    assert!(
+        first.iter().any(|l| l.starts_with("data: {\"tick\":")),
+        "{first:?}"
+    );
+    demo.log_line("event stream over HTTP/2");
+}
