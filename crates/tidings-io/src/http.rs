@@ -23,7 +23,9 @@
 //!
 //! The client side, [`connect_url`], opens a WebSocket on an HTTP/2 stream (ALPN
 //! `h2` over TLS, h2c over cleartext) when the server's SETTINGS allow extended
-//! CONNECT, and over HTTP/1.1 otherwise.
+//! CONNECT, and over HTTP/1.1 otherwise; [`event_source()`] reads an event stream
+//! over HTTP/2 with the sans-IO `EventSource` machine, reconnecting on the same
+//! connection.
 //!
 //! [`ServeConfig::websocket`] says whether the server advertises
 //! `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3): browsers take it as a promise
@@ -51,9 +53,11 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::{Config, Tokio, WebSocket};
 
 mod client;
+mod events;
 #[cfg(feature = "rustls")]
 pub use client::connect_with_tls;
 pub use client::{ClientStream, H2Stream, connect_url, connect_with};
+pub use events::{H2EventSource, event_source};
 
 /// The errors a service may fail with.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

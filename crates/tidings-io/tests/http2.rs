@@ -108,6 +108,23 @@ async fn route(
                 .map(|i| ServerSentEvent::data(format!("event {i}")).id(i.to_string()));
             sse(events.boxed())
         }
+        // Three events (retry 10 ms), then, for the reconnection with
+        // Last-Event-ID 3, 204: the end.
+        "/resume" => {
+            if request
+                .headers()
+                .get("last-event-id")
+                .is_some_and(|id| id == "3")
+            {
+                let mut done = Response::new(Full::new(Bytes::new()));
+                *done.status_mut() = StatusCode::NO_CONTENT;
+                return Ok(full(done));
+            }
+            let retry = ServerSentEvent::empty().retry(Duration::from_millis(10));
+            let events =
+                (1..=3).map(|i| ServerSentEvent::data(format!("event {i}")).id(i.to_string()));
+            sse(futures_util::stream::iter(std::iter::once(retry).chain(events)).boxed())
+        }
         "/flood" => {
             let events = futures_util::stream::repeat_with(move || {
                 let event = ServerSentEvent::data("x".repeat(1000));
@@ -875,5 +892,40 @@ fn permessage_deflate_over_h2() {
             assert!(ws.recv().await.unwrap().unwrap() == message);
         }
         ws.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+}
+
+/// `http::event_source`: the sans-IO EventSource machine over h2 streams, reading
+/// events, reconnecting on the same connection with `Last-Event-ID` after the
+/// server's `retry`, and ending on 204.
+#[test]
+fn event_source_over_h2_resumes_and_ends_on_204() {
+    use tidings_sse::Event;
+    run(async {
+        let server = start(ServeConfig::default()).await;
+        let url = format!("http://{}/resume", server.addr);
+        let config = tidings_io::sse::ClientConfig::default();
+        let mut source = tidings_io::http::event_source(&url, config, None).unwrap();
+        let mut seen = Vec::new();
+        while let Some(event) = source.next().await {
+            match event.unwrap() {
+                Event::Message(m) => seen.push(format!("{} {}", m.last_event_id(), m.data())),
+                Event::Open => seen.push("open".to_owned()),
+                Event::Error { cause, .. } => seen.push(format!("error: {cause}")),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            seen[..4],
+            ["open", "1 event 1", "2 event 2", "3 event 3"],
+            "{seen:?}"
+        );
+        assert!(seen[4].starts_with("error: "), "{seen:?}");
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(
+            server.connections.load(Ordering::SeqCst),
+            1,
+            "one h2 connection"
+        );
     });
 }

@@ -112,7 +112,7 @@ async fn connect_inner(
 }
 
 /// The TLS config for a `wss://` URL, offering `alpn`.
-fn with_alpn(
+pub(super) fn with_alpn(
     secure: bool,
     tls: &Option<crate::stream::TlsConfig>,
     alpn: &[&str],
@@ -208,7 +208,7 @@ fn h2_error(e: h2::Error) -> Error {
     Error::Io(into_io(e))
 }
 
-fn into_io(e: h2::Error) -> io::Error {
+pub(super) fn into_io(e: h2::Error) -> io::Error {
     if e.is_io() {
         e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into())
     } else {
