@@ -937,3 +937,26 @@ fn demo_tls_serves_the_chat_and_events_over_http2() {
     );
     demo.log_line("event stream over HTTP/2");
 }
+
+/// `sse --http2`: the demo's ticker over an h2 stream (`-k` for its self-signed
+/// certificate); a refused first connection is one line and a failure.
+#[test]
+fn sse_http2_reads_the_tls_demo_ticker() {
+    let (demo, addr) = server("demo", &["--tls", "--tick-ms", "20"]);
+    let url = format!("https://{addr}/events");
+    let client = Running::start(&["sse", "--http2", "-k", &url]);
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        if let Some(id) = client.line().strip_prefix("id: ") {
+            ids.push(id.parse::<u64>().expect("a numeric id"));
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    demo.log_line("event stream over HTTP/2");
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = listener.local_addr().expect("addr");
+    drop(listener);
+    let output = run(&["sse", "--http2", &format!("http://{closed}/events")], b"");
+    assert_one_line_failure(&output);
+}
