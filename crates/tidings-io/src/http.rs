@@ -281,29 +281,32 @@ where
         seen.notify_one();
         service.call(request)
     });
+    // One deadline for the TLS handshake and the first request.
+    let deadline = tokio::time::Instant::now() + config.first_request_timeout;
     let served = async {
         #[cfg(feature = "rustls")]
         if let Some(tls) = &config.tls {
-            let mut tls = rustls::ServerConfig::clone(tls);
-            tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-            let Ok(stream) = acceptor.accept(tcp).await else {
+            let alpn = [b"h2".to_vec(), b"http/1.1".to_vec()];
+            let tls = match tls.alpn_protocols == alpn {
+                true => Arc::clone(tls),
+                false => {
+                    let mut tls = rustls::ServerConfig::clone(tls);
+                    tls.alpn_protocols = alpn.to_vec();
+                    Arc::new(tls)
+                }
+            };
+            let accept = tokio_rustls::TlsAcceptor::from(tls).accept(tcp);
+            let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, accept).await else {
                 return;
             };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
             let builder = config.builder();
             let builder = if h2 { builder.http2_only() } else { builder };
-            let _ = drive(&builder, TokioIo::new(stream), service, &first, config).await;
+            let _ = drive(&builder, TokioIo::new(stream), service, &first, deadline).await;
             return;
         }
-        let _ = drive(
-            &config.builder(),
-            TokioIo::new(tcp),
-            service,
-            &first,
-            config,
-        )
-        .await;
+        let io = TokioIo::new(tcp);
+        let _ = drive(&config.builder(), io, service, &first, deadline).await;
     };
     served.await;
 }
@@ -314,7 +317,7 @@ async fn drive<I, S, B>(
     io: I,
     service: S,
     first: &tokio::sync::Notify,
-    config: &ServeConfig,
+    deadline: tokio::time::Instant,
 ) -> Result<(), BoxError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -324,7 +327,7 @@ where
     let connection = builder.serve_connection_with_upgrades(io, service);
     let mut connection = pin!(connection);
     let mut request = pin!(first.notified());
-    let mut deadline = pin!(tokio::time::sleep(config.first_request_timeout));
+    let mut deadline = pin!(tokio::time::sleep_until(deadline));
     let early = poll_fn(|cx| match connection.as_mut().poll(cx) {
         Poll::Ready(ended) => Poll::Ready(Some(ended)),
         _ if request.as_mut().poll(cx).is_ready() => Poll::Ready(None),

@@ -576,17 +576,38 @@ fn closed_window_bounds_what_the_server_buffers() {
     });
 }
 
-/// A connection that sends no request is dropped at the first-request deadline.
+/// A connection that sends no request (or, under TLS, no ClientHello) is dropped at
+/// the first-request deadline.
 #[test]
 fn silent_connection_dropped_at_deadline() {
     run(async {
         let mut config = ServeConfig::default();
         config.first_request_timeout = Duration::from_millis(200);
-        let server = start(config).await;
+        let server = start(config.clone()).await;
         let mut tcp = TcpStream::connect(server.addr).await.unwrap();
         let mut buf = [0; 64];
         let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
         assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        // Under TLS, the handshake is inside the deadline too.
+        #[cfg(feature = "rustls")]
+        {
+            use tidings_io::tls::{provider, rustls};
+            let rcgen::CertifiedKey { cert, key_pair } =
+                rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+            let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+            let tls = rustls::ServerConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.der().clone()], key)
+                .unwrap();
+            let mut config = config;
+            config.tls = Some(Arc::new(tls));
+            let server = start(config).await;
+            let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+            let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
+            assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        }
     });
 }
 
