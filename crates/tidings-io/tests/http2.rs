@@ -375,6 +375,35 @@ fn connect_protocol_advertised_only_when_enabled() {
     });
 }
 
+/// The limits of `ServeConfig` are the server's SETTINGS: the most concurrent
+/// streams, and a request head over the header list size is refused (431).
+#[test]
+fn limits_are_the_servers_settings() {
+    run(async {
+        let mut config = ServeConfig::default();
+        config.max_concurrent_streams = 7;
+        config.max_header_list_size = 4096;
+        let server = start(config).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (mut sender, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let get = |big: usize| {
+            Request::get(format!("http://{}/events?1", server.addr))
+                .header("x-big", "a".repeat(big))
+                .body(())
+                .unwrap()
+        };
+        let (response, _) = sender.send_request(get(10), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+        assert_eq!(sender.current_max_send_streams(), 7);
+        let (response, _) = sender.send_request(get(8000), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), 431);
+        // The connection goes on.
+        let (response, _) = sender.send_request(get(10), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+    });
+}
+
 /// A frame as a client sends it: FIN and opcode in `first`, masked with the zero key.
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![first];
