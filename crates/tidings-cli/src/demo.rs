@@ -1,5 +1,5 @@
 //! `tidings demo`: one HTTP/1.1 port serving a page that shows WebSocket and SSE
-//! side by side, live.
+//! side by side, live. (`--tls` serves the same over HTTPS and HTTP/2: `demo_tls`.)
 //!
 //! Each connection's request head is parsed once and dispatched on its path:
 //!
@@ -38,17 +38,17 @@ use crate::Failure;
 use crate::echo::describe_close;
 
 /// The page, embedded in the binary.
-const PAGE: &str = include_str!("demo.html");
+pub(crate) const PAGE: &str = include_str!("demo.html");
 /// How many ticks the server keeps for reconnecting clients.
 const HISTORY: usize = 1024;
 /// How many chat messages (and live ticks) a slow connection may fall behind.
 const BACKLOG: usize = 256;
 /// The longest chat message relayed, in bytes.
-const MAX_CHAT: usize = 4096;
+pub(crate) const MAX_CHAT: usize = 4096;
 /// The whole request head must arrive within this.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `retry` sent on every stream: browsers reconnect after this.
-const RETRY: Duration = Duration::from_millis(1000);
+pub(crate) const RETRY: Duration = Duration::from_millis(1000);
 
 /// Options of `tidings demo`.
 #[derive(Debug, clap::Args)]
@@ -66,26 +66,32 @@ pub(crate) struct Args {
     /// Do not accept permessage-deflate (RFC 7692) for the chat; browsers offer it.
     #[arg(long)]
     no_deflate: bool,
+    /// Serve HTTPS with a self-signed certificate made at start (its SHA-256
+    /// fingerprint is printed), HTTP/2 by ALPN and HTTP/1.1: a browser then carries
+    /// the page, every event stream and the chat's WebSocket (RFC 8441) on one
+    /// connection.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// One event of the ticker.
 #[derive(Clone, Debug)]
-struct Tick {
-    id: u64,
-    data: String,
+pub(crate) struct Tick {
+    pub(crate) id: u64,
+    pub(crate) data: String,
 }
 
 /// What every connection shares.
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
     room: broadcast::Sender<PreparedMessage>,
     /// The last ticks, and the channel they are published on (under this lock).
     ticks: Mutex<(VecDeque<Tick>, broadcast::Sender<Tick>)>,
     /// Bumped by `/drop`: every stream watching it ends.
-    drops: watch::Sender<u64>,
-    streams: AtomicUsize,
+    pub(crate) drops: watch::Sender<u64>,
+    pub(crate) streams: AtomicUsize,
     /// Accept permessage-deflate on the chat.
-    deflate: bool,
+    pub(crate) deflate: bool,
 }
 
 /// Serves until Ctrl-C.
@@ -110,6 +116,9 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         Arc::clone(&shared),
         Duration::from_millis(args.tick_ms),
     ));
+    if args.tls {
+        return crate::demo_tls::serve(&listener, local, args.max_connections, shared).await;
+    }
     crate::output(&format!("tidings demo on http://{local}/"))?;
     crate::net::serve(&listener, args.max_connections, |tcp, peer| {
         let shared = Arc::clone(&shared);
@@ -148,7 +157,7 @@ async fn ticker(shared: Arc<Shared>, every: Duration) {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Reads one request head and answers it.
 async fn connection(
@@ -260,25 +269,7 @@ async fn events(
     request: &sse::Request,
     shared: &Shared,
 ) -> Result<(), BoxError> {
-    let resume = request
-        .last_event_id()
-        .and_then(|id| id.parse::<u64>().ok());
-    let (resume, replay, live) = {
-        let ticks = shared.ticks.lock().unwrap_or_else(|p| p.into_inner());
-        // An id this server never sent (from before a restart) resumes nothing.
-        let newest = ticks.0.back().map_or(0, |t| t.id);
-        let resume = resume.filter(|&last| last <= newest);
-        let replay: Vec<Tick> = match resume {
-            Some(last) => ticks.0.iter().filter(|t| t.id > last).cloned().collect(),
-            None => Vec::new(),
-        };
-        if let (Some(last), Some(oldest)) = (resume, ticks.0.front()) {
-            if oldest.id > last.saturating_add(1) {
-                log!("{peer}: Last-Event-ID {last} is older than the history: a gap");
-            }
-        }
-        (resume, replay, ticks.1.subscribe())
-    };
+    let (resume, replay, live) = subscribe(shared, request.last_event_id(), peer);
     match resume {
         Some(last) => log!(
             "{peer}: event stream reconnected with Last-Event-ID {last} (replaying {})",
@@ -338,6 +329,31 @@ async fn events(
     Ok(())
 }
 
+/// The ticks after `last_event_id` from the history (none for an id this server
+/// never sent), and the live ticks after them, subscribed under the history's lock
+/// so that no tick falls between the two.
+pub(crate) fn subscribe(
+    shared: &Shared,
+    last_event_id: Option<&str>,
+    peer: SocketAddr,
+) -> (Option<u64>, Vec<Tick>, broadcast::Receiver<Tick>) {
+    let resume = last_event_id.and_then(|id| id.parse::<u64>().ok());
+    let ticks = shared.ticks.lock().unwrap_or_else(|p| p.into_inner());
+    // An id this server never sent (from before a restart) resumes nothing.
+    let newest = ticks.0.back().map_or(0, |t| t.id);
+    let resume = resume.filter(|&last| last <= newest);
+    let replay: Vec<Tick> = match resume {
+        Some(last) => ticks.0.iter().filter(|t| t.id > last).cloned().collect(),
+        None => Vec::new(),
+    };
+    if let (Some(last), Some(oldest)) = (resume, ticks.0.front()) {
+        if oldest.id > last.saturating_add(1) {
+            log!("{peer}: Last-Event-ID {last} is older than the history: a gap");
+        }
+    }
+    (resume, replay, ticks.1.subscribe())
+}
+
 /// One chat member: its text messages go to every member.
 async fn chat(
     tcp: TcpStream,
@@ -346,10 +362,28 @@ async fn chat(
     leftover: &[u8],
     shared: &Shared,
 ) -> Result<(), BoxError> {
+    let ws =
+        tidings_io::accept_parsed(Tokio::new(tcp), request, leftover, chat_config(shared)).await?;
+    chat_session(ws, peer, shared).await
+}
+
+/// The chat's connection settings.
+pub(crate) fn chat_config(shared: &Shared) -> Config {
     let mut config = Config::default();
     config.ws.max_message_size = MAX_CHAT;
     config.deflate = shared.deflate.then(DeflateConfig::default);
-    let ws = tidings_io::accept_parsed(Tokio::new(tcp), request, leftover, config).await?;
+    config
+}
+
+/// One chat member on an open WebSocket (over TCP, TLS or an HTTP/2 stream).
+pub(crate) async fn chat_session<T>(
+    ws: tidings_io::WebSocket<Tokio<T>>,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Result<(), BoxError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
     let compressed = ws.connection().config().deflate.is_some();
     log!(
         "{peer}: WebSocket connected{}",

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! tidings demo  --addr 127.0.0.1:8080   a page showing WebSocket and SSE side by side
+//!               [--tls]                 (HTTPS, HTTP/2: one connection for everything)
 //! tidings echo  --addr 127.0.0.1:9001   a WebSocket echo server
 //! tidings ws    URL                     stdin lines -> messages, messages -> stdout
 //! tidings sse   URL                     prints Server-Sent Events, reconnecting
@@ -20,6 +21,7 @@ macro_rules! log {
 }
 
 mod demo;
+mod demo_tls;
 mod echo;
 mod header;
 mod net;

@@ -44,6 +44,10 @@ pub(crate) struct Args {
     /// ASCII, spaces and tabs.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = crate::header::parse)]
     headers: Vec<(String, String)>,
+    /// Read the stream over HTTP/2: `https://` by ALPN `h2`, `http://` by prior
+    /// knowledge (h2c). Reconnections reuse the connection while it lasts.
+    #[arg(long)]
+    http2: bool,
     #[command(flatten)]
     tls: crate::tls::TlsArgs,
 }
@@ -57,8 +61,17 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .get(..6)
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
     let tls = args.tls.resolve(secure)?;
+    if args.http2 {
+        let tls = match secure.then(|| tls.config()).transpose() {
+            Ok(tls) => tls,
+            Err(e) => return Err(e.to_string()),
+        };
+        let events = tidings_io::http::event_source(&args.url, config, tls)
+            .map_err(|e| bad_url(&args.url, e))?;
+        return print_events(events, args.json, mpsc::channel(1).1).await;
+    }
     let connected = Arc::new(AtomicBool::new(false));
-    let (first_failure, mut first_failures) = mpsc::channel::<String>(1);
+    let (first_failure, first_failures) = mpsc::channel::<String>(1);
     let dial = move |url: &Url| {
         let (host, port) = (url.host().to_owned(), url.port());
         let tls = url.is_https().then(|| tls.clone());
@@ -84,12 +97,27 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             }
         }
     };
-    let mut events = EventSource::new(&args.url, dial, config).map_err(|e| match e {
+    let events = EventSource::new(&args.url, dial, config).map_err(|e| bad_url(&args.url, e))?;
+    print_events(events, args.json, first_failures).await
+}
+
+/// The line for a stream that cannot even start.
+fn bad_url(url: &str, e: tidings_io::sse::Error) -> Failure {
+    match e {
         tidings_io::sse::Error::LocalSse(tidings_sse::LocalError::InvalidUrl(e)) => {
-            format!("bad URL {:?}: {e}", args.url)
+            format!("bad URL {url:?}: {e}")
         }
         e => e.to_string(),
-    })?;
+    }
+}
+
+/// Prints `events` until they end, Ctrl-C, stdout closes, or a line comes from
+/// `first_failures` (a first connection that failed).
+async fn print_events(
+    mut events: impl futures_util::Stream<Item = Result<Event, tidings_io::sse::Error>> + Unpin,
+    json: bool,
+    mut first_failures: mpsc::Receiver<String>,
+) -> Result<(), Failure> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let stdout_closed = crate::stdout_closed();
@@ -98,7 +126,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         tokio::select! {
             event = events.next() => match event {
                 None => return Ok(()),
-                Some(Ok(Event::Message(event))) => match print_event(&event, args.json) {
+                Some(Ok(Event::Message(event))) => match print_event(&event, json) {
                     Ok(()) => {}
                     Err(OutputError::Closed) => return Ok(()),
                     Err(e) => return Err(e.into()),

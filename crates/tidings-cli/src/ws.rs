@@ -22,6 +22,7 @@
 
 use std::time::Duration;
 
+use tidings_io::http::ClientStream;
 use tidings_io::{ClientBuilder, CloseCode, CloseFrame, Config, DeflateConfig, Message, Tokio};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -77,6 +78,11 @@ pub(crate) struct Args {
     /// The reason sent with it: UTF-8, at most 123 bytes.
     #[arg(long, value_name = "TEXT", value_parser = close_reason)]
     close_reason: Option<String>,
+    /// Use HTTP/2 where the server offers WebSockets over it (RFC 8441): `wss://`
+    /// asks for h2 by ALPN, `ws://` speaks h2c by prior knowledge; otherwise (or
+    /// without ENABLE_CONNECT_PROTOCOL in the server's SETTINGS) HTTP/1.1.
+    #[arg(long)]
+    http2: bool,
     #[command(flatten)]
     tls: crate::tls::TlsArgs,
 }
@@ -115,16 +121,30 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     } else {
         None
     };
-    let dial = crate::net::dial(&host, port, tls.as_ref());
-    let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
-        Err(_) => return Err(format!("cannot connect to {host}:{port}: timed out")),
-        Ok(Err(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
-        Ok(Ok(stream)) => stream,
+    let connected = if args.http2 {
+        let tls = match tls.as_ref().map(crate::tls::Tls::config).transpose() {
+            Ok(tls) => tls.unwrap_or_else(tidings_io::tls::client_config),
+            Err(e) => return Err(format!("cannot connect to {host}:{port}: {e}")),
+        };
+        tidings_io::http::connect_with_tls(builder, config, tls).await
+    } else {
+        let dial = crate::net::dial(&host, port, tls.as_ref());
+        let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
+            Err(_) => return Err(format!("cannot connect to {host}:{port}: timed out")),
+            Ok(Err(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
+            Ok(Ok(stream)) => stream,
+        };
+        let io = Tokio::new(ClientStream::Http1(stream));
+        tidings_io::connect_with(io, builder, config).await
     };
-    let mut ws = tidings_io::connect_with(Tokio::new(stream), builder, config)
-        .await
-        .map_err(|e| format!("WebSocket handshake with {} failed: {e}", args.url))?;
-    log!("connected{}", agreed(&ws));
+    let mut ws =
+        connected.map_err(|e| format!("WebSocket handshake with {} failed: {e}", args.url))?;
+    let h2 = matches!(ws.get_ref().get_ref(), ClientStream::Http2(_));
+    log!(
+        "connected{}{}",
+        if h2 { " over HTTP/2" } else { "" },
+        agreed(&ws)
+    );
 
     let goodbye = CloseFrame {
         code: args.close_code,

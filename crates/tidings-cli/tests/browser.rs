@@ -7,6 +7,10 @@
 //! and the test asserts both are zero and that the measurement table filled in. The
 //! chat must have negotiated permessage-deflate, which Chromium offers.
 //!
+//! `tests/browser/h2.mjs` opens 20 EventSources and a WebSocket from one page:
+//! against `tidings demo --tls` all of them share the page's HTTP/2 connection;
+//! against the plain demo (HTTP/1.1) at most six connections open.
+//!
 //! The screenshot is saved as `browser-demo.png` in cargo's temp dir for tests
 //! (`target/tmp`), with `browser-demo.json`, what the page measured.
 //!
@@ -90,11 +94,105 @@ fn the_demo_works_in_chromium() {
     );
 }
 
+/// `tidings demo --tls` in Chromium (`tests/browser/h2.mjs`): one page, 20
+/// EventSources and a WebSocket (plus the page's own), all on the page's one
+/// HTTP/2 connection (the server logs every stream with its peer: one address),
+/// every stream receiving, the chat message coming back, and the page showing
+/// `h2` as its protocol.
+#[test]
+fn the_tls_demo_multiplexes_everything_on_one_h2_connection_in_chromium() {
+    const TEST: &str = "the_tls_demo_multiplexes_everything_on_one_h2_connection_in_chromium";
+    let Some((demo, addr, seen)) = run_h2_page(TEST, &["--tls"], "https") else {
+        return;
+    };
+    assert_eq!(seen["shown"], "h2", "{seen}");
+    assert_eq!(seen["echoed"], true, "{seen}");
+    let navigation = &seen["protocols"][0];
+    assert_eq!(navigation[0], format!("https://{addr}/"), "{seen}");
+    assert_eq!(navigation[1], "h2", "{seen}");
+    // The server's account: the WebSockets and event streams over HTTP/2, all from
+    // one peer address (one TCP connection). The page opens its own chat WebSocket
+    // and event stream too: 2 + 21.
+    let lines: Vec<String> = (0..23).map(|_| demo.log_line(" over HTTP/")).collect();
+    let peers: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|l| l.split(": ").next()).collect();
+    assert_eq!(peers.len(), 1, "more than one connection: {lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.ends_with("over HTTP/2.0")),
+        "{lines:#?}"
+    );
+    let ws = lines.iter().filter(|l| l.contains("WebSocket")).count();
+    assert_eq!(ws, 2, "{lines:#?}");
+}
+
+/// The same page over HTTP/1.1 (`tidings demo` without `--tls`): Chromium keeps
+/// six connections per origin, so of the page's 21 event streams at most six open
+/// and the rest wait; the limit that HTTP/2 lifts.
+#[test]
+fn the_http11_demo_is_held_to_six_event_streams_in_chromium() {
+    const TEST: &str = "the_http11_demo_is_held_to_six_event_streams_in_chromium";
+    let Some((_demo, _, seen)) = run_h2_page(TEST, &[], "http") else {
+        return;
+    };
+    assert_eq!(seen["shown"], "http/1.1", "{seen}");
+    let counts = seen["counts"].as_array().expect("counts");
+    let open = counts.iter().filter(|c| c.as_u64() > Some(0)).count();
+    assert!(
+        open > 0 && open <= 6,
+        "{open} of 20 streams got events: {seen}"
+    );
+}
+
+/// Runs `tests/browser/h2.mjs` against `tidings demo extra...` at `scheme://`; the
+/// demo, its address, and what the page saw. `None`: skipped.
+fn run_h2_page(
+    test: &str,
+    extra: &[&str],
+    scheme: &str,
+) -> Option<(common::Running, std::net::SocketAddr, serde_json::Value)> {
+    let (chromium, node) = prepare_for(test)?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let mut args = vec!["--tick-ms", "100"];
+    args.extend_from_slice(extra);
+    let (demo, addr) = server("demo", &args);
+    let mut node = Command::new(node)
+        .arg(dir.join("h2.mjs"))
+        .arg(format!("{scheme}://{addr}/"))
+        .arg(&chromium)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let deadline = Instant::now() + SESSION_TIMEOUT;
+    while node.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = node.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let output = node.wait_with_output().expect("node output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("page saw: {stdout}");
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let seen = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    Some((demo, addr, seen))
+}
+
 /// Finds the browser and node, installs the pinned driver if needed. `None` means
 /// "skipped" (said on stderr).
 fn prepare() -> Option<(PathBuf, PathBuf)> {
-    const TEST: &str = "the_demo_works_in_chromium";
-    if programs::opted_out(TEST, "TIDINGS_SKIP_BROWSER") {
+    prepare_for("the_demo_works_in_chromium")
+}
+
+/// [`prepare`], for the test named `test`.
+fn prepare_for(test: &str) -> Option<(PathBuf, PathBuf)> {
+    if programs::opted_out(test, "TIDINGS_SKIP_BROWSER") {
         return None;
     }
     let candidates = std::env::var_os("TIDINGS_CHROMIUM")
@@ -103,13 +201,13 @@ fn prepare() -> Option<(PathBuf, PathBuf)> {
         .chain(["/usr/bin/chromium", "chromium", "chromium-browser"].map(PathBuf::from));
     let Some((chromium, _)) = programs::find(candidates) else {
         programs::skip(
-            TEST,
+            test,
             "`chromium` not found (Debian package `chromium`, or \
              TIDINGS_CHROMIUM=/path/to/chrome)",
         );
         return None;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let node = programs::node(TEST, &dir, "playwright-core", 20)?;
+    let node = programs::node(test, &dir, "playwright-core", 20)?;
     Some((chromium, node))
 }

@@ -819,3 +819,144 @@ fn max_message_size_raises_the_one_mib_default() {
     assert_eq!(output.stdout.len(), line.len());
     roomy.log_line(r#"closed (code 1000 "")"#);
 }
+
+/// An echo server on `tidings_io::http::serve`: HTTP/1.1 and h2c on one port, with
+/// extended CONNECT advertised if `websocket`.
+fn h2_echo(websocket: bool) -> SocketAddr {
+    use http_body_util::Full;
+    use tidings_io::http::{ServeConfig, WebSocketUpgrade};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("non-blocking");
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let service = hyper::service::service_fn(|mut request| async move {
+                let upgrade = match WebSocketUpgrade::from_request::<_, Full<hyper::body::Bytes>>(
+                    &mut request,
+                ) {
+                    Ok(upgrade) => upgrade,
+                    Err(refusal) => return Ok::<_, std::convert::Infallible>(refusal),
+                };
+                Ok(upgrade.on_upgrade(|mut ws| async move {
+                    while let Some(Ok(message)) = ws.recv().await {
+                        if matches!(message, tidings_io::Message::Text(_))
+                            && ws.send(message).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                }))
+            });
+            let config = ServeConfig::default().websocket(websocket);
+            let _: Result<(), _> = tidings_io::http::serve(listener, config, service).await;
+        });
+    });
+    addr
+}
+
+#[test]
+fn ws_http2_uses_extended_connect_or_falls_back_to_http11() {
+    for websocket in [true, false] {
+        let addr = h2_echo(websocket);
+        let url = format!("ws://{addr}/chat");
+        let output = run(&["ws", "--http2", &url], b"over h2\nagain\n");
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "over h2\nagain\n");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.contains("connected over HTTP/2"),
+            websocket,
+            "{stderr}"
+        );
+        assert!(stderr.contains("code 1000"), "{stderr}");
+    }
+}
+
+/// `demo --tls`: HTTPS with a self-signed certificate whose fingerprint is
+/// printed; the chat's WebSocket over HTTP/2 (`ws --http2 -k`), the page and an
+/// event stream over HTTP/2 (curl, if the machine has it).
+#[test]
+fn demo_tls_serves_the_chat_and_events_over_http2() {
+    let (demo, addr) = server("demo", &["--tls", "--tick-ms", "20"]);
+    let fingerprint = demo.log_line("SHA-256 fingerprint");
+    assert_eq!(
+        fingerprint.rsplit(' ').next().map(str::len),
+        Some(32 * 3 - 1)
+    );
+    let url = format!("wss://{addr}/ws");
+    let line = r#"{"from":"test","seq":1,"text":"over h2"}"#;
+    let mut client = Running::start(&["ws", "--http2", "-k", &url]);
+    let mut stdin = client.stdin.take().expect("stdin");
+    writeln!(stdin, "{line}").expect("write stdin");
+    assert_eq!(client.line(), line);
+    drop(stdin);
+    client.log_line("connected over HTTP/2");
+    demo.log_line("WebSocket over HTTP/2");
+
+    const TEST: &str = "demo_tls_serves_the_chat_and_events_over_http2";
+    let Some((curl, _)) = common::programs::find(["curl"]) else {
+        return common::programs::skip(TEST, "`curl` not found on PATH");
+    };
+    let page = Command::new(&curl)
+        .args([
+            "-sSk",
+            "--http2",
+            "--max-time",
+            "10",
+            "-w",
+            "%{http_version}",
+        ])
+        .arg(format!("https://{addr}/"))
+        .output()
+        .expect("curl");
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.contains("<html") && page.ends_with("</html>\n2"),
+        "{page}"
+    );
+    // An endless stream: read its first events, then stop.
+    let mut events = Command::new(&curl)
+        .args(["-sSkN", "--http2", "--max-time", "10"])
+        .arg(format!("https://{addr}/events"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let mut lines = BufReader::new(events.stdout.take().expect("stdout")).lines();
+    let first: Vec<String> = lines.by_ref().take(5).map(|l| l.expect("a line")).collect();
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(first[0], "retry: 1000", "{first:?}");
+    assert!(
+        first.iter().any(|l| l.starts_with("data: {\"tick\":")),
+        "{first:?}"
+    );
+    demo.log_line("event stream over HTTP/2");
+}
+
+/// `sse --http2`: the demo's ticker over an h2 stream (`-k` for its self-signed
+/// certificate); a refused first connection is one line and a failure.
+#[test]
+fn sse_http2_reads_the_tls_demo_ticker() {
+    let (demo, addr) = server("demo", &["--tls", "--tick-ms", "20"]);
+    let url = format!("https://{addr}/events");
+    let client = Running::start(&["sse", "--http2", "-k", &url]);
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        if let Some(id) = client.line().strip_prefix("id: ") {
+            ids.push(id.parse::<u64>().expect("a numeric id"));
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    demo.log_line("event stream over HTTP/2");
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = listener.local_addr().expect("addr");
+    drop(listener);
+    let output = run(&["sse", "--http2", &format!("http://{closed}/events")], b"");
+    assert_one_line_failure(&output);
+}

@@ -88,8 +88,17 @@ pub enum RequestError {
     TooManyHeaders,
     /// The head is not HTTP/1.x syntax (httparse refused it). 400.
     Malformed,
-    /// "The method of the request MUST be GET". 405.
+    /// "The method of the request MUST be GET". 405, with `Allow: GET`.
     MethodNotGet,
+    /// An HTTP/2 request with WebSocket fields whose method is not CONNECT.
+    /// RFC 8441 §4: "The :method pseudo-header field MUST be CONNECT" (a GET with
+    /// `Upgrade`, HTTP/1.1's form, cannot upgrade an HTTP/2 stream). 405, with
+    /// `Allow: CONNECT`.
+    MethodNotConnect,
+    /// No WebSocket signal at all (a plain GET, or a CONNECT without
+    /// `:protocol websocket`) at an endpoint that speaks only WebSocket. 426,
+    /// with `Upgrade: websocket` on HTTP/1.1 (RFC 9110 §15.5.22).
+    NotWebSocket,
     /// "the HTTP version MUST be at least 1.1". 400.
     HttpVersion,
     /// "A |Host| header field": missing, repeated or not text. 400.
@@ -116,8 +125,8 @@ impl RequestError {
     pub fn status(self) -> u16 {
         match self {
             Self::HeadTooLarge | Self::TooManyHeaders => 431,
-            Self::MethodNotGet => 405,
-            Self::Version => 426,
+            Self::MethodNotGet | Self::MethodNotConnect => 405,
+            Self::Version | Self::NotWebSocket => 426,
             Self::Malformed
             | Self::HttpVersion
             | Self::Host
@@ -138,6 +147,8 @@ impl fmt::Display for RequestError {
             Self::TooManyHeaders => "too many header fields",
             Self::Malformed => "malformed HTTP request head",
             Self::MethodNotGet => "method must be GET",
+            Self::MethodNotConnect => "method must be CONNECT over HTTP/2 (RFC 8441)",
+            Self::NotWebSocket => "not a WebSocket request; this endpoint speaks WebSocket only",
             Self::HttpVersion => "HTTP version must be at least 1.1",
             Self::Host => "exactly one valid Host header field is required",
             Self::Upgrade => "Upgrade header field must contain \"websocket\"",

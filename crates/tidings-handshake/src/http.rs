@@ -12,6 +12,18 @@
 //! * **Extended CONNECT over HTTP/2** (RFC 8441): [`ExtendedConnect`] on the
 //!   server, [`ClientBuilder::into_extended_connect`] and
 //!   [`ClientHandshake::handle_extended_connect_response`] on the client.
+//! * **Either**, for a server that speaks both on one endpoint:
+//!   [`WebSocketRequest::from_http`] picks the form by the request's version,
+//!   [`WebSocketRequest::accept`] answers `101` or `200`, and
+//!   [`Rejection::to_http_for`] writes a refusal that is valid for that
+//!   version (no `Connection` or `Upgrade` fields on HTTP/2).
+//!
+//! ```text
+//!   HTTP/1.1  GET + Upgrade: websocket + Sec-WebSocket-Key  ─► 101 + Sec-WebSocket-Accept
+//!   HTTP/2    CONNECT + :protocol websocket (no key)        ─► 200
+//!   HTTP/2    GET with Sec-WebSocket-* fields               ─► 405, Allow: CONNECT
+//!   either    no WebSocket signal at all                    ─► 426 (+ Upgrade on h1)
+//! ```
 //!
 //! # The `:protocol` pseudo-header
 //!
@@ -38,6 +50,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
 use crate::client::{ClientHandshake, ResponseHead};
+use crate::deflate::{DeflateParams, DeflatePolicy};
 use crate::error::{Error, LocalError, RequestError, ResponseError};
 use crate::extension::{self, Extension};
 use crate::head::{Field, OwnedHeaders};
@@ -63,16 +76,48 @@ fn owned(headers: &http::HeaderMap) -> OwnedHeaders {
     out
 }
 
+/// The parts of a request head the checks read, from an `http::Request` or
+/// its `Parts` (what an extractor sees).
+#[derive(Clone, Copy)]
+struct HttpHead<'a> {
+    method: &'a Method,
+    version: Version,
+    uri: &'a http::Uri,
+    headers: &'a http::HeaderMap,
+}
+
+impl<'a, B> From<&'a http::Request<B>> for HttpHead<'a> {
+    fn from(request: &'a http::Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            version: request.version(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+}
+
+impl<'a> From<&'a http::request::Parts> for HttpHead<'a> {
+    fn from(parts: &'a http::request::Parts) -> Self {
+        Self {
+            method: &parts.method,
+            version: parts.version,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        }
+    }
+}
+
 /// Builds the owned head of a request; the target is the path and query.
-fn request_head<B>(request: &http::Request<B>, minor: u8) -> RequestHead {
-    let mut headers = owned(request.headers());
-    let method = headers.push(request.method().as_str().as_bytes());
-    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+fn request_head(request: HttpHead<'_>, minor: u8) -> RequestHead {
+    let mut headers = owned(request.headers);
+    let method = headers.push(request.method.as_str().as_bytes());
+    let target = request.uri.path_and_query().map_or("/", |p| p.as_str());
     let target = headers.push(target.as_bytes());
     // HTTP/1.1 servers keep Host as a header; if it only lives in the URI
     // (absolute-form, or HTTP/2 `:authority`), make it one.
     if headers.view().get("Host").is_none() {
-        if let Some(authority) = request.uri().authority() {
+        if let Some(authority) = request.uri.authority() {
             let name = headers.push(b"host");
             let value = headers.push(authority.as_str().as_bytes());
             headers.fields.push(Field { name, value });
@@ -114,18 +159,22 @@ fn extensions_value(list: &[Extension]) -> Result<HeaderValue, LocalError> {
 impl UpgradeRequest {
     /// Checks an HTTP/1.1 `http::Request` (e.g. from hyper's server) as
     /// [`RequestParser`](crate::RequestParser) checks bytes. A request with no
-    /// WebSocket signal at all is refused with [`RequestError::Upgrade`];
-    /// an HTTP/2 request with [`RequestError::HttpVersion`] (use
-    /// [`ExtendedConnect`]).
+    /// WebSocket signal at all is refused with [`RequestError::NotWebSocket`]
+    /// (426); an HTTP/2 request with [`RequestError::HttpVersion`] (use
+    /// [`ExtendedConnect`], or [`WebSocketRequest`] for both).
     pub fn from_http<B>(request: &http::Request<B>) -> Result<Self, Error> {
-        let minor = match request.version() {
+        Self::from_head(request.into())
+    }
+
+    fn from_head(request: HttpHead<'_>) -> Result<Self, Error> {
+        let minor = match request.version {
             Version::HTTP_09 | Version::HTTP_10 => 0,
             Version::HTTP_11 => 1,
             _ => return Err(RequestError::HttpVersion.into()),
         };
         match server::validate(request_head(request, minor))? {
             Request::Upgrade(upgrade) => Ok(upgrade),
-            Request::Plain(_) => Err(RequestError::Upgrade.into()),
+            Request::Plain(_) => Err(RequestError::NotWebSocket.into()),
         }
     }
 }
@@ -145,16 +194,34 @@ impl Accept<'_> {
 }
 
 impl Rejection {
-    /// The rejection as an `http::Response` with its body.
+    /// The rejection as an HTTP/1.1 `http::Response` with its body
+    /// (`Connection: close` included): [`to_http_for`](Self::to_http_for)
+    /// with `Version::HTTP_11`.
     pub fn to_http(&self) -> Result<http::Response<Vec<u8>>, LocalError> {
+        self.to_http_for(Version::HTTP_11)
+    }
+
+    /// The rejection as an `http::Response` for a request of `version`.
+    ///
+    /// On HTTP/1.x it carries `Connection: close`. On HTTP/2 and later the
+    /// connection-specific fields are left out, `Connection` and `Upgrade`
+    /// (RFC 9113 §8.2.2: "An endpoint MUST NOT generate an HTTP/2 message
+    /// containing connection-specific header fields"), since the refusal ends
+    /// one stream and not the connection.
+    pub fn to_http_for(&self, version: Version) -> Result<http::Response<Vec<u8>>, LocalError> {
         let (_, headers, body) = self.parts();
         let mut response = http::Response::new(body.to_vec());
         *response.status_mut() =
             StatusCode::from_u16(self.status()).map_err(|_| LocalError::Status)?;
         let map = response.headers_mut();
-        map.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         map.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         append_lines(map, headers)?;
+        if version >= Version::HTTP_2 {
+            map.remove(http::header::CONNECTION);
+            map.remove(http::header::UPGRADE);
+        } else {
+            map.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         Ok(response)
     }
 }
@@ -306,17 +373,23 @@ impl ExtendedConnect {
     /// `websocket`, and `sec-websocket-version` must be 13; `Origin`,
     /// `sec-websocket-protocol` and `sec-websocket-extensions` are read as in
     /// RFC 6455.
+    ///
+    /// A method other than CONNECT is [`RequestError::MethodNotConnect`]
+    /// (405); a missing `:protocol`, or another protocol than `websocket`, is
+    /// [`RequestError::NotWebSocket`] (426).
     pub fn from_http<B>(request: &http::Request<B>, protocol: Option<&str>) -> Result<Self, Error> {
-        if request.method() != Method::CONNECT {
-            return Err(RequestError::MethodNotGet.into());
+        Self::from_head(request.into(), protocol)
+    }
+
+    fn from_head(request: HttpHead<'_>, protocol: Option<&str>) -> Result<Self, Error> {
+        if request.method != Method::CONNECT {
+            return Err(RequestError::MethodNotConnect.into());
         }
         if !protocol.is_some_and(|p| p.eq_ignore_ascii_case(PROTOCOL)) {
-            return Err(RequestError::Upgrade.into());
+            return Err(RequestError::NotWebSocket.into());
         }
         let head = request_head(request, 1);
-        let version = request
-            .headers()
-            .get_all(http::header::SEC_WEBSOCKET_VERSION);
+        let version = request.headers.get_all(http::header::SEC_WEBSOCKET_VERSION);
         let mut version = version.iter();
         match (version.next(), version.next()) {
             (Some(v), None) if v.as_bytes() == VERSION.as_bytes() => {}
@@ -402,6 +475,158 @@ impl ExtendedConnect {
     }
 }
 
+/// A WebSocket request in either form: the HTTP/1.1 Upgrade (RFC 6455 §4) or
+/// HTTP/2 extended CONNECT (RFC 8441), for a server whose endpoint takes both.
+///
+/// The form follows the request's version: HTTP/1.x requests are checked as
+/// [`UpgradeRequest::from_http`] checks them, HTTP/2 and later as
+/// [`ExtendedConnect::from_http`]. The getters and [`accept`](Self::accept)
+/// are the same for both, so a handler does not care which it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebSocketRequest {
+    /// An HTTP/1.1 `GET` with `Upgrade: websocket`; answered `101`.
+    Upgrade(UpgradeRequest),
+    /// An HTTP/2 `CONNECT` with `:protocol websocket`; answered `200`.
+    ExtendedConnect(ExtendedConnect),
+}
+
+impl WebSocketRequest {
+    /// Checks `request` in the form its version calls for. `protocol` is the
+    /// `:protocol` pseudo-header's value if any (see the module docs); it is
+    /// ignored on HTTP/1.x.
+    ///
+    /// The errors of either form, and on HTTP/2: a request without
+    /// `:protocol` that carries `Sec-WebSocket-*` or `Upgrade` fields is
+    /// [`RequestError::MethodNotConnect`] (405: HTTP/1.1's form sent over
+    /// HTTP/2), one without any WebSocket signal
+    /// [`RequestError::NotWebSocket`] (426).
+    pub fn from_http<B>(request: &http::Request<B>, protocol: Option<&str>) -> Result<Self, Error> {
+        Self::from_head(request.into(), protocol)
+    }
+
+    /// [`from_http`](Self::from_http) on a request's parts (an extractor's
+    /// view of the request).
+    pub fn from_parts(parts: &http::request::Parts, protocol: Option<&str>) -> Result<Self, Error> {
+        Self::from_head(parts.into(), protocol)
+    }
+
+    fn from_head(request: HttpHead<'_>, protocol: Option<&str>) -> Result<Self, Error> {
+        if request.version < Version::HTTP_2 {
+            return UpgradeRequest::from_head(request).map(Self::Upgrade);
+        }
+        if protocol.is_none() && request.method != Method::CONNECT {
+            // RFC 8441 §4: on HTTP/2 the only way to a WebSocket is CONNECT.
+            let h = request.headers;
+            let signalled = h.contains_key(http::header::SEC_WEBSOCKET_KEY)
+                || h.contains_key(http::header::SEC_WEBSOCKET_VERSION)
+                || h.contains_key(http::header::UPGRADE);
+            return Err(if signalled {
+                RequestError::MethodNotConnect
+            } else {
+                RequestError::NotWebSocket
+            }
+            .into());
+        }
+        ExtendedConnect::from_head(request, protocol).map(Self::ExtendedConnect)
+    }
+
+    /// The version of the answer: HTTP/1.1 or HTTP/2 (what
+    /// [`Rejection::to_http_for`] wants).
+    #[must_use]
+    pub fn version(&self) -> Version {
+        match self {
+            Self::Upgrade(_) => Version::HTTP_11,
+            Self::ExtendedConnect(_) => Version::HTTP_2,
+        }
+    }
+
+    /// The path, e.g. `/chat`.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        match self {
+            Self::Upgrade(r) => r.path(),
+            Self::ExtendedConnect(r) => r.path(),
+        }
+    }
+
+    /// The query without `?`.
+    #[must_use]
+    pub fn query(&self) -> Option<&str> {
+        match self {
+            Self::Upgrade(r) => r.query(),
+            Self::ExtendedConnect(r) => r.query(),
+        }
+    }
+
+    /// The `Origin` header value, if sent and UTF-8.
+    #[must_use]
+    pub fn origin(&self) -> Option<&str> {
+        match self {
+            Self::Upgrade(r) => r.origin(),
+            Self::ExtendedConnect(r) => r.origin(),
+        }
+    }
+
+    /// The subprotocols offered, most preferred first.
+    pub fn protocols(&self) -> impl Iterator<Item = &str> + '_ {
+        let (a, b) = match self {
+            Self::Upgrade(r) => (Some(r.protocols()), None),
+            Self::ExtendedConnect(r) => (None, Some(r.protocols())),
+        };
+        a.into_iter().flatten().chain(b.into_iter().flatten())
+    }
+
+    /// The extensions offered, in order.
+    #[must_use]
+    pub fn extensions(&self) -> &[Extension] {
+        match self {
+            Self::Upgrade(r) => r.extensions(),
+            Self::ExtendedConnect(r) => r.extensions(),
+        }
+    }
+
+    /// Every header field (on HTTP/2, plus `host` from `:authority`).
+    #[must_use]
+    pub fn headers(&self) -> crate::Headers<'_> {
+        match self {
+            Self::Upgrade(r) => r.headers(),
+            Self::ExtendedConnect(r) => r.headers(),
+        }
+    }
+
+    /// The answer that accepts the request: `101 Switching Protocols` with
+    /// `Sec-WebSocket-Accept` on HTTP/1.1, `200` on HTTP/2, with `protocol`
+    /// (which must have been offered) and, given a `deflate` policy, the first
+    /// permessage-deflate offer it accepts (RFC 7692 §5), whose parameters
+    /// come back with the response.
+    pub fn accept(
+        &self,
+        protocol: Option<&str>,
+        deflate: Option<&DeflatePolicy>,
+    ) -> Result<(http::Response<()>, Option<DeflateParams>), LocalError> {
+        match self {
+            Self::Upgrade(r) => {
+                let mut accept = r.accept();
+                if let Some(p) = protocol {
+                    accept = accept.protocol(p)?;
+                }
+                if let Some(policy) = deflate {
+                    accept = accept.deflate(policy);
+                }
+                Ok((accept.to_http()?, accept.chosen_deflate()))
+            }
+            Self::ExtendedConnect(r) => {
+                let agreed = deflate.and_then(|policy| policy.negotiate(r.extensions()));
+                let (params, extensions) = match agreed {
+                    Some((params, response)) => (Some(params), alloc::vec![response]),
+                    None => (None, Vec::new()),
+                };
+                Ok((r.accept(protocol, &extensions)?, params))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,7 +691,7 @@ mod tests {
         assert!(request.headers().get("sec-websocket-key").is_none());
         assert_eq!(
             ExtendedConnect::from_http(&request, None).unwrap_err(),
-            RequestError::Upgrade.into()
+            RequestError::NotWebSocket.into()
         );
         let server = ExtendedConnect::from_http(&request, Some(PROTOCOL)).unwrap();
         assert_eq!(server.path(), "/chat");
@@ -490,5 +715,188 @@ mod tests {
         assert_eq!(r.status(), 426);
         assert_eq!(r.headers()["sec-websocket-version"], "13");
         assert_eq!(r.headers()["connection"], "close");
+    }
+}
+
+/// [`WebSocketRequest`]: each rule of the two forms, and the answers.
+#[cfg(test)]
+mod either_form {
+    use super::*;
+
+    fn h2(method: Method, fields: &[(&str, &str)]) -> http::Request<()> {
+        let mut request = http::Request::new(());
+        *request.method_mut() = method;
+        *request.version_mut() = Version::HTTP_2;
+        *request.uri_mut() = http::Uri::from_static("https://example.com/chat?room=1");
+        for (name, value) in fields {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request.headers_mut().append(name, value.parse().unwrap());
+        }
+        request
+    }
+
+    fn h1(method: Method, fields: &[(&str, &str)]) -> http::Request<()> {
+        let mut request = h2(method, fields);
+        *request.version_mut() = Version::HTTP_11;
+        *request.uri_mut() = http::Uri::from_static("/chat?room=1");
+        request
+            .headers_mut()
+            .insert("host", "example.com".parse().unwrap());
+        request
+    }
+
+    const UPGRADE: &[(&str, &str)] = &[
+        ("upgrade", "websocket"),
+        ("connection", "Upgrade"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat, superchat"),
+        (
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits",
+        ),
+    ];
+    const CONNECT: &[(&str, &str)] = &[
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat, superchat"),
+        (
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits",
+        ),
+    ];
+
+    fn error(request: &http::Request<()>, protocol: Option<&str>) -> RequestError {
+        match WebSocketRequest::from_http(request, protocol) {
+            Err(Error::Request(e)) => e,
+            other => panic!("expected a request error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rfc6455_upgrade_answered_101() {
+        let request = WebSocketRequest::from_http(&h1(Method::GET, UPGRADE), None).unwrap();
+        assert!(matches!(request, WebSocketRequest::Upgrade(_)));
+        assert_eq!(request.version(), Version::HTTP_11);
+        assert_eq!((request.path(), request.query()), ("/chat", Some("room=1")));
+        assert_eq!(
+            request.protocols().collect::<Vec<_>>(),
+            ["chat", "superchat"]
+        );
+        let (response, deflate) = request
+            .accept(Some("chat"), Some(&DeflatePolicy::default()))
+            .unwrap();
+        assert_eq!(response.status(), 101);
+        assert_eq!(
+            response.headers()["sec-websocket-accept"],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+        assert!(deflate.is_some());
+        assert!(response.headers().contains_key("sec-websocket-extensions"));
+    }
+
+    #[test]
+    fn rfc8441_connect_answered_200_without_key_or_upgrade() {
+        let request = h2(Method::CONNECT, CONNECT);
+        let request = WebSocketRequest::from_http(&request, Some("websocket")).unwrap();
+        assert!(matches!(request, WebSocketRequest::ExtendedConnect(_)));
+        assert_eq!(request.version(), Version::HTTP_2);
+        assert_eq!(request.headers().get_str("host"), Some("example.com"));
+        let (response, deflate) = request
+            .accept(Some("superchat"), Some(&DeflatePolicy::default()))
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        for absent in ["sec-websocket-accept", "upgrade", "connection"] {
+            assert!(!response.headers().contains_key(absent), "{absent}");
+        }
+        assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
+        assert!(deflate.is_some());
+        // Without a policy, no extension is agreed.
+        let (response, deflate) = request.accept(None, None).unwrap();
+        assert!(deflate.is_none() && response.headers().is_empty());
+        assert_eq!(
+            request.accept(Some("other"), None).unwrap_err(),
+            LocalError::ProtocolNotOffered
+        );
+    }
+
+    #[test]
+    fn from_parts_is_from_http() {
+        let request = h2(Method::CONNECT, CONNECT);
+        let (parts, ()) = request.clone().into_parts();
+        assert_eq!(
+            WebSocketRequest::from_parts(&parts, Some("websocket")),
+            WebSocketRequest::from_http(&request, Some("websocket"))
+        );
+    }
+
+    /// RFC 8441 §4: ":method pseudo-header field MUST be CONNECT"; HTTP/1.1's
+    /// form over HTTP/2 is 405 with `Allow: CONNECT`, and no
+    /// connection-specific fields.
+    #[test]
+    fn rfc8441_4_h2_get_with_websocket_fields_is_405() {
+        let e = error(&h2(Method::GET, UPGRADE), None);
+        assert_eq!((e, e.status()), (RequestError::MethodNotConnect, 405));
+        let response = Rejection::from_error(&e.into())
+            .to_http_for(Version::HTTP_2)
+            .unwrap();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()["allow"], "CONNECT");
+        assert!(!response.headers().contains_key("connection"));
+        // ExtendedConnect alone says the same of any other method.
+        let e = ExtendedConnect::from_http(&h2(Method::POST, CONNECT), Some("websocket"));
+        assert_eq!(e.unwrap_err(), RequestError::MethodNotConnect.into());
+    }
+
+    /// RFC 6455 §4.2.1 item 1 over HTTP/1.1: 405 with `Allow: GET`.
+    #[test]
+    fn rfc6455_h1_post_is_405_allow_get() {
+        let e = error(&h1(Method::POST, UPGRADE), None);
+        assert_eq!(e, RequestError::MethodNotGet);
+        let response = Rejection::from_error(&e.into()).to_http().unwrap();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()["allow"], "GET");
+        assert_eq!(response.headers()["connection"], "close");
+    }
+
+    /// No signal at all: 426, `Upgrade: websocket` on HTTP/1.1 (RFC 9110
+    /// §15.5.22) but not on HTTP/2 (RFC 9113 §8.2.2).
+    #[test]
+    fn no_websocket_signal_is_426() {
+        let e = error(&h1(Method::GET, &[]), None);
+        assert_eq!((e, e.status()), (RequestError::NotWebSocket, 426));
+        let response = Rejection::from_error(&e.into()).to_http().unwrap();
+        assert_eq!(response.headers()["upgrade"], "websocket");
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+        for request in [h2(Method::GET, &[]), h2(Method::CONNECT, CONNECT)] {
+            let e = error(&request, None);
+            assert_eq!(e, RequestError::NotWebSocket);
+            let response = Rejection::from_error(&e.into())
+                .to_http_for(Version::HTTP_2)
+                .unwrap();
+            assert_eq!(response.status(), 426);
+            assert!(!response.headers().contains_key("upgrade"));
+            assert!(!response.headers().contains_key("connection"));
+            assert_eq!(response.headers()["sec-websocket-version"], "13");
+        }
+        // Another `:protocol` than websocket.
+        let e = error(&h2(Method::CONNECT, CONNECT), Some("webtransport"));
+        assert_eq!(e, RequestError::NotWebSocket);
+    }
+
+    /// RFC 8441 §5 keeps `Sec-WebSocket-Version: 13` (426 otherwise) and the
+    /// grammar of the offers (400).
+    #[test]
+    fn rfc8441_5_version_and_offers_still_checked() {
+        let request = h2(Method::CONNECT, &[("sec-websocket-version", "8")]);
+        assert_eq!(error(&request, Some("websocket")), RequestError::Version);
+        let request = h2(
+            Method::CONNECT,
+            &[
+                ("sec-websocket-version", "13"),
+                ("sec-websocket-protocol", "a b"),
+            ],
+        );
+        assert_eq!(error(&request, Some("websocket")), RequestError::Protocol);
     }
 }

@@ -88,7 +88,9 @@
 //!   adds OS randomness ([`OsRandom`], used by
 //!   [`ClientBuilder::send_request`]) via getrandom.
 //! * `http`: conversions to and from `http::Request` / `http::Response`, and
-//!   the RFC 8441 extended CONNECT form used over HTTP/2 (see the `http` module).
+//!   the RFC 8441 extended CONNECT form used over HTTP/2, and
+//!   `http::WebSocketRequest`, which takes either form and answers it (`101` or
+//!   `200`; refusals valid for HTTP/1.1 or HTTP/2). See the `http` module.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

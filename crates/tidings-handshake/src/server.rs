@@ -618,11 +618,30 @@ impl Rejection {
     }
 
     /// The answer to a failed handshake: [`Error::status`], a one-line
-    /// plain-text body naming the broken rule, and for 426 the header
-    /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+    /// plain-text body naming the broken rule, for 426 the header
+    /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4) and for
+    /// [`RequestError::NotWebSocket`] `Upgrade: websocket`, for 405 the `Allow`
+    /// header naming the method that works.
     pub fn from_error(error: &Error) -> Self {
         let status = error.status();
         let mut headers = Vec::new();
+        match error {
+            // RFC 9110 §15.5.6: "The origin server MUST generate an Allow header
+            // field in a 405 (Method Not Allowed) response".
+            Error::Request(RequestError::MethodNotGet) => {
+                head::put_field(&mut headers, "Allow", b"GET");
+            }
+            Error::Request(RequestError::MethodNotConnect) => {
+                head::put_field(&mut headers, "Allow", b"CONNECT");
+            }
+            // RFC 9110 §15.5.22: "The server MUST send an Upgrade header field in
+            // a 426 response"; `to_http_for` drops it on HTTP/2, where the field is
+            // connection-specific (RFC 9113 §8.2.2).
+            Error::Request(RequestError::NotWebSocket) => {
+                head::put_field(&mut headers, "Upgrade", b"websocket");
+            }
+            _ => {}
+        }
         if status == 426 {
             head::put_field(&mut headers, "Sec-WebSocket-Version", VERSION.as_bytes());
         }

@@ -39,6 +39,15 @@ pub(crate) fn connected(params: Option<DeflateParams>, mut config: Config) -> Co
     config
 }
 
+/// A server's config once it agreed on `params` (from its own policy), if it did.
+#[cfg(feature = "http2")]
+pub(crate) fn accepted(params: Option<DeflateParams>, mut config: Config) -> Config {
+    if let (Some(preset), Some(params)) = (config.deflate, params) {
+        config.ws.deflate = Some(agreed(preset, Role::Server, params));
+    }
+    config
+}
+
 /// What a server accepts and asks for, from its preset.
 pub(crate) fn policy(preset: &DeflateConfig) -> DeflatePolicy {
     let mut policy = DeflatePolicy::default();

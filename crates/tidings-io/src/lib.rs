@@ -41,8 +41,8 @@
 //! (`echo_smol`), a chat room using broadcast (`chat`), one port serving a page,
 //! SSE and WebSocket (`one_port`, with [`accept_parsed`] and
 //! `sse::Request::from_head` for a head the server parsed itself), and tidings
-//! inside an axum app (`axum`, with [`WebSocket::from_upgraded`]). Each file's
-//! first lines give the command that runs it.
+//! inside an axum app (`axum`, axum's own WebSocket example with one import
+//! changed). Each file's first lines give the command that runs it.
 //!
 //! # A server
 //!
@@ -103,6 +103,12 @@
 //! - `rustls` (implies `tokio`): `wss://` in `connect_url` and
 //!   `connect_url_with_tls`, `https://` with `sse::Dialer`, and the `tls`
 //!   module (rustls 0.23 with its `ring` provider, `webpki-roots` anchors).
+//! - `http2` (implies `tokio`, `http-body`): the `http` module, HTTP/1.1 and
+//!   HTTP/2 on one listener with hyper (`http::serve`; ALPN with `rustls`, h2c
+//!   otherwise), `http::WebSocketUpgrade` for the HTTP/1.1 upgrade and RFC 8441
+//!   extended CONNECT, and event streams as HTTP/2 streams.
+//! - `axum` (implies `http2`): `axum::{WebSocketUpgrade, WebSocket, Message, Sse}`,
+//!   a drop-in for `axum::extract::ws` over HTTP/1.1 and HTTP/2.
 //!
 //! `tokio` and `futures-io` can be on at once. With neither, the crate has no
 //! [`Transport`] to run on.
@@ -111,6 +117,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod clock;
 mod config;
 #[cfg(feature = "deflate")]
@@ -118,6 +126,8 @@ mod deflate;
 mod driver;
 mod error;
 mod handshake;
+#[cfg(feature = "http2")]
+pub mod http;
 mod outbox;
 mod split;
 pub mod sse;

@@ -150,8 +150,14 @@ impl<S: Transport> WebSocket<S> {
     /// bytes are left queued, waiting for the transport as needed. Once the queue has
     /// gone over the high watermark, it also waits for it to fall to
     /// [`Config::write_low_watermark`] before queueing. [`Message::Close`] starts the
-    /// closing handshake without waiting for it; see [`close`](Self::close).
+    /// closing handshake without waiting for it; see [`close`](Self::close). Once the
+    /// handshake has started (the peer's close arrived, and its answer is queued), a
+    /// [`Message::Close`] only writes what is queued: echoing every message, the
+    /// close included, ends the connection cleanly (as with axum's WebSocket).
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        if matches!(message, Message::Close(_)) && self.conn.state() != State::Open {
+            return self.flush().await;
+        }
         driver::send(self, |half| driver::queue(half, message)).await
     }
 

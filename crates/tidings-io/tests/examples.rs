@@ -104,12 +104,14 @@ fn echo_smol_echoes() {
     });
 }
 
+#[cfg(feature = "axum")]
 #[path = "../examples/axum.rs"]
 #[allow(dead_code)]
 mod axum_app;
 
 /// The axum example: a WebSocket echo through hyper's upgrade, plain routes
 /// beside it, and the handshake's refusals as axum responses.
+#[cfg(feature = "axum")]
 #[tokio::test]
 async fn axum_upgrade_runs_a_tidings_websocket() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -144,6 +146,7 @@ async fn axum_upgrade_runs_a_tidings_websocket() {
 }
 
 /// A `GET` with `Connection: close`, read to the end.
+#[cfg(feature = "axum")]
 async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -1,0 +1,206 @@
+//! An `EventSource` over HTTP/2: the sans-IO [`tidings_sse::EventSource`] machine
+//! (which knows no HTTP) driven over streams of one h2 connection.
+//!
+//! Each `Connect` of the machine is a `GET` on the connection (dialled again only when it
+//! broke), its status and `Content-Type` go to `handle_response`, its DATA frames to
+//! `handle_body`, its end to `handle_disconnect`. The events go to the caller
+//! through a bounded channel: a caller that stops reading stops the reading of the
+//! stream, and h2 flow control holds the server back.
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tidings_sse::Cause;
+use tidings_sse::Event;
+use tidings_sse::client::Config as ClientConfig;
+use tidings_sse::client::Url;
+use tidings_sse::event_source::{self, Event as Machine, ReadyState};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::sse::Error;
+
+/// The events of an event stream read over HTTP/2, reconnecting with
+/// `Last-Event-ID` after the server's `retry`; see [`event_source()`]. The items are
+/// those of [`sse::EventSource`](crate::sse::EventSource).
+#[derive(Debug)]
+pub struct H2EventSource {
+    events: mpsc::Receiver<Result<Event, Error>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Reads the event stream at `url` (`http://`: h2c; `https://`: TLS with ALPN `h2`,
+/// the `rustls` feature's default roots or `tls`) with [`ClientConfig`]'s
+/// `event_source` settings, `headers` and `connect_timeout`. It ends on `204 No
+/// Content`; another status or type fails it for good ([`Error::Failed`]). A
+/// connection that cannot be made or dropped before any stream opened is reported
+/// as [`Error::Io`] (and retried); later ones are reconnections.
+///
+/// # Errors
+///
+/// [`Error::Local`] for a URL that is not `http://` or `https://`.
+pub fn event_source(
+    url: &str,
+    config: ClientConfig,
+    tls: Option<crate::stream::TlsConfig>,
+) -> Result<H2EventSource, Error> {
+    let url = Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?;
+    #[cfg(feature = "rustls")]
+    let tls = tls.or_else(|| url.is_https().then(crate::tls::client_config));
+    let tls = super::client::with_alpn(url.is_https(), &tls, &["h2"])
+        .map_err(|_| Error::TlsUnsupported)?;
+    let (sender, events) = mpsc::channel(16);
+    let task = tokio::spawn(run(url, config, tls, sender));
+    Ok(H2EventSource { events, task })
+}
+
+impl Stream for H2EventSource {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+impl Drop for H2EventSource {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The machine's loop: connect when it says so, feed it, wait for its timers.
+async fn run(
+    url: Url,
+    config: ClientConfig,
+    tls: Option<crate::stream::TlsConfig>,
+    events: mpsc::Sender<Result<Event, Error>>,
+) {
+    let epoch = Instant::now();
+    let now = || epoch.elapsed();
+    let mut machine = event_source::EventSource::new(config.event_source);
+    let mut connection: Option<h2::client::SendRequest<Bytes>> = None;
+    let mut body: Option<h2::RecvStream> = None;
+    let mut opened = false;
+    loop {
+        while let Some(event) = machine.poll_event() {
+            let sent = match event {
+                Machine::Connect(request) => {
+                    let connect = get(&url, &request, &config, &tls, &mut connection);
+                    match tokio::time::timeout(config.connect_timeout, connect).await {
+                        Ok(Ok(response)) => {
+                            let content_type = response.headers().get("content-type");
+                            let content_type = content_type.map(|v| v.as_bytes());
+                            let status = response.status().as_u16();
+                            machine.handle_response(status, content_type, now());
+                            body = Some(response.into_body());
+                            continue;
+                        }
+                        failed => {
+                            connection = None;
+                            machine.handle_disconnect(now());
+                            match failed {
+                                Ok(Err(e)) if !opened => Err(e),
+                                _ => continue,
+                            }
+                        }
+                    }
+                }
+                Machine::Open => {
+                    opened = true;
+                    Ok(Event::Open)
+                }
+                // "Fail the connection": the end, quietly for a 204.
+                Machine::Error {
+                    cause,
+                    ready_state: ReadyState::Closed,
+                } => {
+                    if cause == Cause::Status(204) {
+                        return;
+                    }
+                    let _ = events.send(Err(Error::Failed(cause))).await;
+                    return;
+                }
+                Machine::Error { cause, ready_state } => Ok(Event::Error { ready_state, cause }),
+                Machine::Message(message) => Ok(Event::Message(message)),
+                Machine::Comment(comment) => Ok(Event::Comment(comment)),
+                Machine::Warning(warning) => Ok(Event::Warning(warning)),
+                _ => continue,
+            };
+            if events.send(sent).await.is_err() {
+                return; // nobody listens any more
+            }
+        }
+        if machine.ready_state() == ReadyState::Closed {
+            return;
+        }
+        // Wait for body bytes or the machine's next timer (a reconnection, the read
+        // timeout); without either, for a day at a time.
+        let at = machine
+            .poll_timeout()
+            .map_or(now() + Duration::from_secs(86_400), |at| at);
+        let mut sleep = pin!(tokio::time::sleep_until(epoch + at));
+        let read = poll_fn(|cx| {
+            if let Some(Poll::Ready(data)) = body.as_mut().map(|body| body.poll_data(cx)) {
+                return Poll::Ready(Some(data));
+            }
+            sleep.as_mut().poll(cx).map(|()| None)
+        });
+        match read.await {
+            None => machine.handle_timeout(now()),
+            Some(Some(Ok(data))) => {
+                machine.handle_body(&data, now());
+                if let Some(body) = &mut body {
+                    let _ = body.flow_control().release_capacity(data.len());
+                }
+            }
+            Some(_) => {
+                body = None;
+                machine.handle_disconnect(now());
+            }
+        }
+    }
+}
+
+/// Sends the request of a [`Machine::Connect`] on the connection, dialling it first
+/// if there is none; the response head.
+async fn get(
+    url: &Url,
+    request: &event_source::Request,
+    config: &ClientConfig,
+    tls: &Option<crate::stream::TlsConfig>,
+    connection: &mut Option<h2::client::SendRequest<Bytes>>,
+) -> Result<http::Response<h2::RecvStream>, Error> {
+    let io = |e: h2::Error| Error::Io(super::client::into_io(e));
+    let sender = match connection.take() {
+        Some(sender) => sender,
+        None => {
+            let stream = crate::stream::dial(url.host(), url.port(), tls.as_ref().cloned()).await;
+            let (sender, h2) = h2::client::handshake(stream.map_err(Error::Io)?)
+                .await
+                .map_err(io)?;
+            tokio::spawn(async move {
+                let _ = h2.await;
+            });
+            sender
+        }
+    };
+    let mut sender = sender.ready().await.map_err(io)?;
+    let scheme = if url.is_https() { "https" } else { "http" };
+    let mut head = http::Request::get(format!("{scheme}://{}{}", url.host_header(), url.target()));
+    for (name, value) in request.headers() {
+        head = head.header(name, value);
+    }
+    for (name, value) in &config.headers {
+        head = head.header(name, value);
+    }
+    let head = head
+        .body(())
+        .map_err(|_| Error::LocalSse(tidings_sse::LocalError::InvalidHeader))?;
+    let (response, _) = sender.send_request(head, true).map_err(io)?;
+    *connection = Some(sender);
+    response.await.map_err(io)
+}
