@@ -42,7 +42,7 @@ pub struct H2EventSource {
 ///
 /// # Errors
 ///
-/// [`Error::Local`] for a URL that is not `http://` or `https://`.
+/// [`Error::LocalSse`] for a URL that is not `http://` or `https://`.
 pub fn event_source(
     url: &str,
     config: ClientConfig,
