@@ -645,8 +645,12 @@ impl Rejection {
         if status == 426 {
             head::put_field(&mut headers, "Sec-WebSocket-Version", VERSION.as_bytes());
         }
+        Self::text(status, headers, alloc::format!("{error}\n").into_bytes())
+    }
+
+    /// A rejection with `headers` and a plain-text `body`, its `Content-Type` added.
+    fn text(status: u16, mut headers: Vec<u8>, body: Vec<u8>) -> Self {
         head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
-        let body = alloc::format!("{error}\n").into_bytes();
         Self {
             status,
             reason: reason(status).into(),
@@ -660,14 +664,7 @@ impl Rejection {
     /// the client did not offer): `500 Internal Server Error`, the fault being
     /// the server's, with the error as a one-line plain-text body.
     pub fn from_local_error(error: &LocalError) -> Self {
-        let mut headers = Vec::new();
-        head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
-        Self {
-            status: 500,
-            reason: reason(500).into(),
-            headers,
-            body: alloc::format!("{error}\n").into_bytes(),
-        }
+        Self::text(500, Vec::new(), alloc::format!("{error}\n").into_bytes())
     }
 
     /// The answer to a plain HTTP request at an endpoint that speaks only
@@ -678,13 +675,11 @@ impl Rejection {
         let mut headers = Vec::new();
         head::put_field(&mut headers, "Upgrade", b"websocket");
         head::put_field(&mut headers, "Sec-WebSocket-Version", VERSION.as_bytes());
-        head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
-        Self {
-            status: 426,
-            reason: reason(426).into(),
+        Self::text(
+            426,
             headers,
-            body: b"This endpoint speaks WebSocket only.\n".to_vec(),
-        }
+            b"This endpoint speaks WebSocket only.\n".to_vec(),
+        )
     }
 
     /// The answer to a WebSocket handshake at an endpoint that does not speak
@@ -692,14 +687,8 @@ impl Rejection {
     /// the requested service is not available, the server MUST send an appropriate
     /// HTTP error code [...] and abort the WebSocket handshake."
     pub fn upgrade_refused() -> Self {
-        let mut headers = Vec::new();
-        head::put_field(&mut headers, "Content-Type", b"text/plain; charset=utf-8");
-        Self {
-            status: 400,
-            reason: reason(400).into(),
-            headers,
-            body: b"This endpoint does not speak WebSocket.\n".to_vec(),
-        }
+        let body = b"This endpoint does not speak WebSocket.\n".to_vec();
+        Self::text(400, Vec::new(), body)
     }
 
     /// Replaces the reason phrase. Control bytes are refused.
