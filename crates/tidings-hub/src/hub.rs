@@ -378,6 +378,30 @@ impl Hub {
         Ok(true)
     }
 
+    /// Takes the position of the broker's last event of `topic` (created if needed),
+    /// learnt when this node starts following the topic, or again after it lost
+    /// the broker for a while: subscribe only once the topic's head is known, so
+    /// that positions are taken in the broker's epoch.
+    ///
+    /// A head of another epoch starts the history again there (the broker's was
+    /// lost, or this hub knew nothing yet); a head past the last event starts it
+    /// again after a gap (subscriptions behind it fetch the gap, with
+    /// [`Config::fetch_limit`], or get a [`Reason::Gap`] discontinuity); an older
+    /// head is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`], [`LocalError::TooManyTopics`].
+    pub fn handle_head(&mut self, topic: &str, head: StreamPosition) -> Result<(), LocalError> {
+        let create = || Topic::new(head.epoch, head.offset);
+        let state = topic_entry(&mut self.topics, &self.config, topic, create)?;
+        if state.epoch != head.epoch || state.last < head.offset {
+            state.restart(head.epoch, head.offset);
+            self.wake(topic);
+        }
+        Ok(())
+    }
+
     /// Subscribes to `topic` (created if needed) from `since`. The subscription is on
     /// the ready list at once if it has something to deliver.
     ///
@@ -519,9 +543,11 @@ impl Hub {
     /// [`Fetch::limit`]; more are ignored), both read at the same instant.
     ///
     /// Each subscription waiting for it resumes: exactly, from the events; or with a
-    /// [`Discontinuity`] when the broker no longer holds them ([`Reason::Expired`]),
-    /// its position is of another epoch ([`Reason::EpochChanged`]) or beyond the
-    /// broker's last event ([`Reason::Unknown`]). Those that resume from before
+    /// [`Discontinuity`] when the broker no longer holds them ([`Reason::Expired`])
+    /// or its position is beyond the broker's last event ([`Reason::Unknown`]). A
+    /// position of another epoch than the head's gets a [`Reason::EpochChanged`]
+    /// discontinuity at once, then waits for a fetch of the head's epoch from its
+    /// beginning. Those that resume from before
     /// [`Fetch::after`], or past what a full answer covers, wait for the next fetch.
     /// A topic that holds no history yet in another epoch takes `head` as its
     /// position. An answer when no fetch is in flight is ignored.
@@ -571,10 +597,26 @@ impl Hub {
             let Some(from) = subscription.fetching else {
                 continue;
             };
+            if from.epoch != head.epoch {
+                // Another history: said at once, then all the broker holds of the
+                // new one, with the next fetch.
+                let resume = StreamPosition::new(head.epoch, 0);
+                subscription.pending = Some(Discontinuity {
+                    reason: Reason::EpochChanged,
+                    from: Some(from),
+                    resume,
+                });
+                subscription.fetching = Some(resume);
+                (subscription.epoch, subscription.cursor) = (resume.epoch, 0);
+                if !subscription.ready {
+                    subscription.ready = true;
+                    self.ready.push_back(id);
+                }
+                again.push(id);
+                continue;
+            }
             // (reason, resume, segment) for this subscription.
-            let resumed = if from.epoch != head.epoch {
-                Err(Reason::EpochChanged)
-            } else if from.offset > head.offset {
+            let resumed = if from.offset > head.offset {
                 Err(Reason::Unknown)
             } else if from.offset < after {
                 again.push(id);
@@ -605,11 +647,7 @@ impl Hub {
             subscription.epoch = resume.epoch;
             subscription.cursor = resume.offset;
             subscription.segment = segment;
-            subscription.pending = reason.map(|reason| Discontinuity {
-                reason,
-                from: Some(from),
-                resume,
-            });
+            pend(&mut subscription.pending, reason, from, resume);
             if !subscription.ready {
                 subscription.ready = true;
                 self.ready.push_back(id);
@@ -642,11 +680,12 @@ impl Hub {
             };
             subscription.epoch = earliest.epoch;
             subscription.cursor = earliest.offset;
-            subscription.pending = Some(Discontinuity {
-                reason: Reason::Unavailable,
-                from: Some(from),
-                resume: earliest,
-            });
+            pend(
+                &mut subscription.pending,
+                Some(Reason::Unavailable),
+                from,
+                earliest,
+            );
             if !subscription.ready {
                 subscription.ready = true;
                 self.ready.push_back(id);
@@ -878,6 +917,28 @@ impl Hub {
         self.free.push(id.index);
         self.live -= 1;
         Some(subscription)
+    }
+}
+
+/// Records a discontinuity (`reason`, from `from`, resuming after `resume`) to
+/// deliver next. One not yet delivered (an epoch change said before a fetch of the
+/// new epoch) stays, with its resume moved on: one discontinuity covers both.
+fn pend(
+    pending: &mut Option<Discontinuity>,
+    reason: Option<Reason>,
+    from: StreamPosition,
+    resume: StreamPosition,
+) {
+    match (pending.as_mut(), reason) {
+        (Some(pending), Some(_)) => pending.resume = resume,
+        (Some(_), None) => {}
+        (None, reason) => {
+            *pending = reason.map(|reason| Discontinuity {
+                reason,
+                from: Some(from),
+                resume,
+            });
+        }
     }
 }
 
@@ -1346,10 +1407,17 @@ mod tests {
             (Reason::Expired, Some(at(2)), at(5))
         );
         assert_eq!(offsets(&got), [6, 7, 8, 9, 10]);
+        // Another epoch: said at once, then the new one from its beginning.
         let got = drain(&mut hub, stale);
         let gap = discontinuity(&got[0]);
-        assert_eq!((gap.reason, gap.resume), (Reason::EpochChanged, at(8)));
-        assert_eq!(offsets(&got), [9, 10]);
+        assert_eq!((gap.reason, gap.resume), (Reason::EpochChanged, at(0)));
+        assert_eq!(got.len(), 1);
+        let fetch = hub.poll_fetch().unwrap();
+        assert_eq!(fetch.after, 0);
+        answer(&mut hub, &fetch, &broker[5..]);
+        let got = drain(&mut hub, stale);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Expired);
+        assert_eq!(offsets(&got), [6, 7, 8, 9, 10]);
         let got = drain(&mut hub, beyond);
         assert_eq!(discontinuity(&got[0]).reason, Reason::Unknown);
         assert_eq!(offsets(&got), [9, 10]);
@@ -1435,5 +1503,31 @@ mod tests {
         hub.handle_fetch_failed("nope");
         assert_eq!(hub.poll_ready(), None);
         assert_eq!(hub.subscriptions(), 0);
+    }
+
+    #[test]
+    fn the_head_of_the_broker_sets_the_epoch_before_anyone_subscribes() {
+        let mut hub = hub(Config {
+            fetch_limit: Some(8),
+            ..Config::default()
+        });
+        let head = StreamPosition::new(E, 40);
+        hub.handle_head("t", head).unwrap();
+        assert_eq!(hub.position("t"), Some(head));
+        let live = hub.subscribe("t", Since::Live, NOW).unwrap();
+        let exact = hub.subscribe("t", Since::After(head), NOW).unwrap();
+        hub.handle_head("t", StreamPosition::new(E, 39)).unwrap();
+        assert_eq!(hub.position("t"), Some(head), "an older head is ignored");
+        hub.handle_event("t", StreamPosition::new(E, 41), Bytes::new(), NOW)
+            .unwrap();
+        assert_eq!(offsets(&drain(&mut hub, live)), [41]);
+        assert_eq!(offsets(&drain(&mut hub, exact)), [41]);
+        // The broker lost the topic.
+        hub.handle_head("t", StreamPosition::new(Epoch(0xf), 0))
+            .unwrap();
+        assert_eq!(hub.poll_ready(), Some(live));
+        let got = drain(&mut hub, live);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::EpochChanged);
+        assert_eq!(hub.handle_head("", head), Err(LocalError::InvalidTopic));
     }
 }
