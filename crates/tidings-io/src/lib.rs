@@ -104,6 +104,11 @@
 //!   `connect_url_with_tls`, `https://` with `sse::Dialer`, and the `tls`
 //!   module (rustls 0.23 with its `ring` provider, `webpki-roots` anchors).
 //!
+//! - `hub` (implies `tokio`): `broker::Node`, a tidings-hub fan-out (topics,
+//!   positions `EPOCH:OFFSET`, recovery with explicit discontinuities) on tokio.
+//! - `redis` (implies `hub`): `broker::Redis`, the node's topics on Redis Streams,
+//!   shared by every node of a deployment (see `docs/scaling.md`).
+//!
 //! `tokio` and `futures-io` can be on at once. With neither, the crate has no
 //! [`Transport`] to run on.
 //!
@@ -111,6 +116,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "hub")]
+pub mod broker;
 mod clock;
 mod config;
 #[cfg(feature = "deflate")]
