@@ -101,8 +101,9 @@ pub(crate) fn server(command: &str, extra: &[&str]) -> (Running, SocketAddr) {
     let banner = running.line();
     let start = banner.find("://").expect("a URL in the banner") + 3;
     let addr = banner[start..]
-        .trim_end_matches('/')
-        .parse()
+        .split('/')
+        .next()
+        .and_then(|addr| addr.parse().ok())
         .expect("an address");
     (running, addr)
 }
