@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,12 +22,22 @@ impl Drop for Daemon {
     }
 }
 
-/// A free port on 127.0.0.1 (the OS's pick, released for the program to take).
+/// A free port on 127.0.0.1: the OS's pick, released for a program to take, and
+/// never handed out twice in this process (the OS may give a released port again
+/// to the next test running in parallel before the first program took it).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Waits until something listens on `port`.
@@ -37,6 +47,13 @@ fn listening(port: u16, what: &str) {
         assert!(Instant::now() < deadline, "{what} did not listen on {port}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Fails if `daemon` exited (its port was taken: what listens is not it).
+fn alive(daemon: &mut Daemon, what: &str) {
+    std::thread::sleep(Duration::from_millis(50));
+    let exited = daemon.0.try_wait().expect("try_wait");
+    assert!(exited.is_none(), "{what} exited: {exited:?}");
 }
 
 /// `redis-server` without persistence, and its URL; `None`: skipped.
@@ -54,8 +71,9 @@ fn redis(test: &str) -> Option<(Daemon, String)> {
         .stdout(Stdio::null())
         .spawn()
         .expect("redis-server starts");
-    let daemon = Daemon(child);
+    let mut daemon = Daemon(child);
     listening(port, "redis-server");
+    alive(&mut daemon, "redis-server");
     Some((daemon, format!("redis://127.0.0.1:{port}/")))
 }
 
@@ -99,8 +117,9 @@ fn haproxy(test: &str, backends: &[SocketAddr]) -> Option<(Daemon, SocketAddr, t
         .stderr(Stdio::null())
         .spawn()
         .expect("haproxy starts");
-    let daemon = Daemon(child);
+    let mut daemon = Daemon(child);
     listening(port, "haproxy");
+    alive(&mut daemon, "haproxy");
     Some((daemon, SocketAddr::from(([127, 0, 0, 1], port)), dir))
 }
 

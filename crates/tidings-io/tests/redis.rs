@@ -9,7 +9,6 @@
 #[allow(dead_code)] // The helper is the same in every crate; this test uses a part.
 mod programs;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,24 @@ use tidings_io::broker::{Node, Redis, RedisConfig, Subscription};
 
 /// Each test ends within this, pass or fail.
 const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A free port on 127.0.0.1: the OS's pick, released for a program to take, and
+/// never handed out twice in this process (the OS may give a released port again
+/// to the next test running in parallel before the first program took it).
+fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
 
 /// A `redis-server` on 127.0.0.1, without persistence, killed on drop.
 struct RedisServer {
@@ -34,10 +51,7 @@ impl RedisServer {
             return None;
         };
         // `--port 0` means "no TCP" to Redis: take a free port from the OS.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let child = Command::new(program)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -54,6 +68,13 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
+        let mut server = server;
+        std::thread::sleep(Duration::from_millis(50));
+        let exited = server.child.try_wait().expect("try_wait");
+        assert!(
+            exited.is_none(),
+            "redis-server exited (its port was taken?): {exited:?}"
+        );
         Some(server)
     }
 
