@@ -222,8 +222,24 @@ fn sse_fails_over_to_another_node_through_haproxy_with_no_gap_and_no_duplicate()
         assert_eq!(event, "message");
         ids.push(id);
     }
-    // Node A serves the stream (haproxy's `balance first`): kill it.
+    // Node A serves the stream (haproxy's `balance first`).
     a.log_line("event stream opened");
+    // And a chat member, on node A too.
+    let chat = Running::start(&["ws", &format!("ws://{front}/ws")]);
+    a.log_line("WebSocket connected");
+    let say = |text: &str| {
+        let mut publisher = Running::start(&["pub", "--redis", &url, "chat", text]);
+        let position = publisher.line();
+        let _ = publisher.child.wait();
+        position
+    };
+    let first = say(r#"{"from":"script","text":"one"}"#);
+    let copy: serde_json::Value = serde_json::from_str(&chat.line()).expect("JSON");
+    assert_eq!(
+        (&copy["text"], &copy["id"]),
+        (&"one".into(), &first.as_str().into())
+    );
+    // Kill A.
     drop(a);
     let killed_at = offset(ids.last().expect("ids"));
     // The client reconnects after the retry (1 s) through haproxy, to B, with
@@ -234,6 +250,18 @@ fn sse_fails_over_to_another_node_through_haproxy_with_no_gap_and_no_duplicate()
         let (id, event, line) = parse(&client.line());
         assert_eq!(event, "message", "no discontinuity: {line}");
         ids.push(id);
+    }
+    // The chat member's connection died with A; what was said meanwhile, it gets
+    // when it reconnects through haproxy (to B) with its token.
+    let missed = [say("two"), say("three")];
+    let token = copy["id"].as_str().expect("an id");
+    let chat = Running::start(&["ws", &format!("ws://{front}/ws?since={token}")]);
+    for (position, text) in missed.iter().zip(["two", "three"]) {
+        let message: serde_json::Value = serde_json::from_str(&chat.line()).expect("JSON");
+        assert_eq!(
+            (&message["id"], &message["text"]),
+            (&position.as_str().into(), &text.into())
+        );
     }
     let epoch = ids[0].split_once(':').expect("EPOCH:OFFSET").0;
     for pair in ids.windows(2) {
