@@ -412,11 +412,14 @@ async fn chat(
     leftover: &[u8],
     shared: &Shared,
 ) -> Result<(), BoxError> {
+    // The token is EPOCH:OFFSET, the colon perhaps percent-encoded.
     let resume = request
         .query()
         .unwrap_or("")
         .split('&')
-        .find_map(|pair| pair.strip_prefix("since="));
+        .find_map(|pair| pair.strip_prefix("since="))
+        .map(|token| token.replace("%3A", ":").replace("%3a", ":"));
+    let resume = resume.as_deref();
     let mut subscription = shared.node.subscribe(CHAT, since(resume)).await?;
     let mut config = Config::default();
     config.ws.max_message_size = MAX_CHAT;

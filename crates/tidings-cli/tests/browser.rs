@@ -17,9 +17,12 @@
 
 mod common;
 
-use common::{programs, server};
+use common::daemons::{haproxy, redis};
+use common::{Running, programs, server};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -28,7 +31,7 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[test]
 fn the_demo_works_in_chromium() {
-    let Some((chromium, node)) = prepare() else {
+    let Some((chromium, node)) = prepare("the_demo_works_in_chromium") else {
         return;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -90,11 +93,93 @@ fn the_demo_works_in_chromium() {
     );
 }
 
+/// Two demo nodes sharing Redis behind haproxy; the page is open on node A, A is
+/// killed, and the page's EventSource and chat come back through haproxy on node B:
+/// the ticker with no gap and no duplicate (Last-Event-ID), the chat with its token,
+/// showing what was said while away (`tests/browser/failover.mjs`).
+#[test]
+fn the_demo_fails_over_to_another_node_in_chromium() {
+    const TEST: &str = "the_demo_fails_over_to_another_node_in_chromium";
+    let Some((chromium, node)) = prepare(TEST) else {
+        return;
+    };
+    let Some((_redis, url)) = redis(TEST) else {
+        return;
+    };
+    let args = |name| ["--redis", &url, "--node-name", name, "--tick-ms", "200"].map(String::from);
+    let (a, a_addr) = server("demo", &args("A").each_ref().map(String::as_str));
+    let (_b, b_addr) = server("demo", &args("B").each_ref().map(String::as_str));
+    let Some((_haproxy, front, _dir)) = haproxy(TEST, &[a_addr, b_addr]) else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let screenshot = out.join("browser-failover.png");
+    let mut session = Command::new(node)
+        .arg(dir.join("failover.mjs"))
+        .arg(format!("http://{front}/"))
+        .arg(&screenshot)
+        .arg(&chromium)
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let (tx, lines) = mpsc::channel();
+    let stdout = session.stdout.take().expect("stdout");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ready = lines.recv_timeout(SESSION_TIMEOUT);
+    if ready.as_deref() == Ok("ready") {
+        // The page is on A (haproxy's `balance first`): kill A, say something
+        // while the page is away, and let the page go on.
+        drop(a);
+        let mut publisher = Running::start(&["pub", "--redis", &url, "chat", "said while away"]);
+        publisher.line();
+        let _ = publisher.child.wait();
+        let mut stdin = session.stdin.take().expect("stdin");
+        let _ = writeln!(stdin, "go");
+    }
+    let deadline = Instant::now() + SESSION_TIMEOUT;
+    while session.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = session.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let output = session.wait_with_output().expect("node output");
+    let result: Vec<String> = lines.try_iter().collect();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!(
+        "page measured: {result:?}\nscreenshot: {}",
+        screenshot.display()
+    );
+    assert_eq!(ready.as_deref(), Ok("ready"), "stderr: {stderr}");
+    assert!(
+        output.status.success(),
+        "the browser session failed ({:?}); stdout: {result:?}\nstderr: {stderr}",
+        output.status
+    );
+    let result = result.join("\n");
+    for expected in [
+        "\"gaps\":0",
+        "\"duplicates\":0",
+        "\"discontinuities\":0",
+        "\"errors\":[]",
+    ] {
+        assert!(result.contains(expected), "missing {expected} in {result}");
+    }
+}
+
 /// Finds the browser and node, installs the pinned driver if needed. `None` means
 /// "skipped" (said on stderr).
-fn prepare() -> Option<(PathBuf, PathBuf)> {
-    const TEST: &str = "the_demo_works_in_chromium";
-    if programs::opted_out(TEST, "TIDINGS_SKIP_BROWSER") {
+fn prepare(test: &str) -> Option<(PathBuf, PathBuf)> {
+    if programs::opted_out(test, "TIDINGS_SKIP_BROWSER") {
         return None;
     }
     let candidates = std::env::var_os("TIDINGS_CHROMIUM")
@@ -103,13 +188,13 @@ fn prepare() -> Option<(PathBuf, PathBuf)> {
         .chain(["/usr/bin/chromium", "chromium", "chromium-browser"].map(PathBuf::from));
     let Some((chromium, _)) = programs::find(candidates) else {
         programs::skip(
-            TEST,
+            test,
             "`chromium` not found (Debian package `chromium`, or \
              TIDINGS_CHROMIUM=/path/to/chrome)",
         );
         return None;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let node = programs::node(TEST, &dir, "playwright-core", 20)?;
+    let node = programs::node(test, &dir, "playwright-core", 20)?;
     Some((chromium, node))
 }

@@ -5,6 +5,7 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub(crate) mod daemons;
 pub(crate) mod programs;
 
 use std::io::{BufRead, BufReader};
