@@ -575,7 +575,7 @@ impl Hub {
             }
             match first {
                 None => first = Some(offset),
-                Some(first) if offset == first + payloads.len() as u64 => {}
+                Some(first) if Some(offset) == first.checked_add(payloads.len() as u64) => {}
                 Some(_) => break,
             }
             payloads.push(payload);
@@ -798,7 +798,7 @@ impl Hub {
                 resume,
             }));
         }
-        match topic.get(subscription.cursor + 1) {
+        match (subscription.cursor.checked_add(1)).and_then(|next| topic.get(next)) {
             Some(entry) => {
                 subscription.cursor = entry.offset;
                 Some(Delivery::Event(Event {
@@ -1529,5 +1529,28 @@ mod tests {
         let got = drain(&mut hub, live);
         assert_eq!(discontinuity(&got[0]).reason, Reason::EpochChanged);
         assert_eq!(hub.handle_head("", head), Err(LocalError::InvalidTopic));
+    }
+
+    #[test]
+    fn answers_at_the_end_of_the_offsets_are_harmless() {
+        let mut hub = hub(Config {
+            fetch_limit: Some(4),
+            ..Config::default()
+        });
+        let top = StreamPosition::new(E, u64::MAX);
+        hub.handle_head("t", StreamPosition::new(E, u64::MAX - 1))
+            .unwrap();
+        let id = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, u64::MAX - 3)), NOW)
+            .unwrap();
+        let fetch = hub.poll_fetch().unwrap();
+        let events = [u64::MAX - 2, u64::MAX - 1, u64::MAX, u64::MAX, 0, 5];
+        let events = events.map(|offset| (offset, Bytes::new()));
+        hub.handle_fetched(&fetch.topic, top, events, NOW);
+        let got = drain(&mut hub, id);
+        // Up to the node's head; the last one comes from the node's follower.
+        assert_eq!(offsets(&got), [u64::MAX - 2, u64::MAX - 1]);
+        hub.handle_event("t", top, Bytes::new(), NOW).unwrap();
+        assert_eq!(offsets(&drain(&mut hub, id)), [u64::MAX]);
     }
 }
