@@ -108,6 +108,7 @@
 //!   positions `EPOCH:OFFSET`, recovery with explicit discontinuities) on tokio.
 //! - `redis` (implies `hub`): `broker::Redis`, the node's topics on Redis Streams,
 //!   shared by every node of a deployment (see `docs/scaling.md`).
+//! - `nats` (implies `hub`): `broker::Nats`, the same on NATS JetStream.
 //!
 //! `tokio` and `futures-io` can be on at once. With neither, the crate has no
 //! [`Transport`] to run on.

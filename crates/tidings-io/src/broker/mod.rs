@@ -18,6 +18,8 @@
 //! asks for (a fetch, a wake-up) is done after it is released. Every queue is the
 //! hub's, and bounded by its [`Config`].
 
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "redis")]
 pub mod redis;
 
@@ -31,20 +33,22 @@ use tidings_hub::{
     Config, Delivery, Fetch, Hub, LocalError, Since, StreamPosition, SubscriptionId,
 };
 use tokio::sync::Notify;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "nats"))]
 use tokio::sync::watch;
 
+#[cfg(feature = "nats")]
+pub use self::nats::{Nats, NatsConfig};
 #[cfg(feature = "redis")]
 pub use self::redis::{Redis, RedisConfig};
 
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "nats"))]
 use std::sync::Weak;
 
 /// How long [`Node::subscribe`] waits for a topic's head from the broker.
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "nats"))]
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a follower waits before trying the broker again after a failure.
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "nats"))]
 const RETRY: Duration = Duration::from_millis(250);
 
 /// What a [`Node`] could not do.
@@ -62,7 +66,7 @@ pub enum Error {
 }
 
 impl Error {
-    #[cfg(feature = "redis")]
+    #[cfg(any(feature = "redis", feature = "nats"))]
     fn broker(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Broker(Box::new(e))
     }
@@ -123,8 +127,39 @@ pub struct Node {
 struct Inner {
     state: Mutex<State>,
     start: Instant,
+    #[cfg(any(feature = "redis", feature = "nats"))]
+    broker: Option<Broker>,
+}
+
+/// The broker a [`Node`] shares its topics through.
+#[cfg(any(feature = "redis", feature = "nats"))]
+#[derive(Clone, Debug)]
+enum Broker {
     #[cfg(feature = "redis")]
-    redis: Option<Redis>,
+    Redis(Redis),
+    #[cfg(feature = "nats")]
+    Nats(Nats),
+}
+
+#[cfg(any(feature = "redis", feature = "nats"))]
+impl Broker {
+    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<StreamPosition, Error> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => redis.publish(topic, payload).await,
+            #[cfg(feature = "nats")]
+            Self::Nats(nats) => nats.publish(topic, payload).await,
+        }
+    }
+
+    async fn fetch(&self, fetch: &Fetch) -> Result<(StreamPosition, Vec<(u64, Bytes)>), Error> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => redis.fetch(fetch).await,
+            #[cfg(feature = "nats")]
+            Self::Nats(nats) => nats.fetch(fetch).await,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -133,7 +168,7 @@ struct State {
     /// The wake-up of each live subscription.
     notify: HashMap<SubscriptionId, Arc<Notify>>,
     /// Topics followed on the broker: whether their head is known yet.
-    #[cfg(feature = "redis")]
+    #[cfg(any(feature = "redis", feature = "nats"))]
     followed: HashMap<String, watch::Receiver<bool>>,
 }
 
@@ -156,7 +191,7 @@ impl Node {
     pub fn new(config: Config) -> Self {
         Self::build(
             config,
-            #[cfg(feature = "redis")]
+            #[cfg(any(feature = "redis", feature = "nats"))]
             None,
         )
     }
@@ -168,21 +203,34 @@ impl Node {
     #[must_use]
     pub fn with_redis(mut config: Config, redis: Redis) -> Self {
         config.fetch_limit = config.fetch_limit.or(Some(256));
-        Self::build(config, Some(redis))
+        Self::build(config, Some(Broker::Redis(redis)))
     }
 
-    fn build(config: Config, #[cfg(feature = "redis")] redis: Option<Redis>) -> Self {
+    /// A node sharing its topics through NATS JetStream. Resumptions from older than
+    /// the history in memory are read from JetStream ([`Config::fetch_limit`]: 256
+    /// if unset).
+    #[cfg(feature = "nats")]
+    #[must_use]
+    pub fn with_nats(mut config: Config, nats: Nats) -> Self {
+        config.fetch_limit = config.fetch_limit.or(Some(256));
+        Self::build(config, Some(Broker::Nats(nats)))
+    }
+
+    fn build(
+        config: Config,
+        #[cfg(any(feature = "redis", feature = "nats"))] broker: Option<Broker>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
                     hub: Hub::new(config, seed()),
                     notify: HashMap::new(),
-                    #[cfg(feature = "redis")]
+                    #[cfg(any(feature = "redis", feature = "nats"))]
                     followed: HashMap::new(),
                 }),
                 start: Instant::now(),
-                #[cfg(feature = "redis")]
-                redis,
+                #[cfg(any(feature = "redis", feature = "nats"))]
+                broker,
             }),
         }
     }
@@ -195,12 +243,12 @@ impl Node {
     ///
     /// [`Error::Refused`] for a topic name the hub does not take; the broker's.
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<StreamPosition, Error> {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.inner.redis {
+        #[cfg(any(feature = "redis", feature = "nats"))]
+        if let Some(broker) = &self.inner.broker {
             if !valid_topic(topic, self.inner.lock().hub.config()) {
                 return Err(Error::Refused(LocalError::InvalidTopic));
             }
-            return redis.publish(topic, &payload).await;
+            return broker.publish(topic, &payload).await;
         }
         let now = self.inner.now();
         let mut state = self.inner.lock();
@@ -219,8 +267,8 @@ impl Node {
     ///
     /// [`Error::Refused`]; [`Error::Timeout`] if the broker did not answer.
     pub async fn subscribe(&self, topic: &str, since: Since) -> Result<Subscription, Error> {
-        #[cfg(feature = "redis")]
-        if self.inner.redis.is_some() {
+        #[cfg(any(feature = "redis", feature = "nats"))]
+        if self.inner.broker.is_some() {
             self.follow(topic).await?;
         }
         let now = self.inner.now();
@@ -252,7 +300,7 @@ impl Node {
     }
 
     /// Starts following `topic` if this node does not yet, and waits for its head.
-    #[cfg(feature = "redis")]
+    #[cfg(any(feature = "redis", feature = "nats"))]
     async fn follow(&self, topic: &str) -> Result<(), Error> {
         let mut attached = {
             let mut state = self.inner.lock();
@@ -267,7 +315,18 @@ impl Node {
                 }
                 let (tx, rx) = watch::channel(false);
                 state.followed.insert(topic.into(), rx.clone());
-                tokio::spawn(follow(Arc::downgrade(&self.inner), topic.into(), tx));
+                let node = Arc::downgrade(&self.inner);
+                match &self.inner.broker {
+                    #[cfg(feature = "redis")]
+                    Some(Broker::Redis(_)) => {
+                        tokio::spawn(follow(node, topic.into(), tx));
+                    }
+                    #[cfg(feature = "nats")]
+                    Some(Broker::Nats(_)) => {
+                        tokio::spawn(follow_nats(node, topic.into(), tx));
+                    }
+                    None => {}
+                }
                 rx
             }
         };
@@ -279,7 +338,7 @@ impl Node {
 }
 
 /// Whether the hub takes `topic` as a name (checked before it reaches Redis keys).
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "nats"))]
 fn valid_topic(topic: &str, config: &Config) -> bool {
     !topic.is_empty() && topic.len() <= config.max_topic_len && !topic.chars().any(char::is_control)
 }
@@ -298,12 +357,12 @@ impl Inner {
     /// Reads what the hub asks of the broker, each fetch on a task of its own (the
     /// hub keeps at most one in flight per topic).
     fn spawn_fetches(self: &Arc<Self>, fetches: Vec<Fetch>) {
-        #[cfg(feature = "redis")]
+        #[cfg(any(feature = "redis", feature = "nats"))]
         for fetch in fetches {
             let inner = Arc::clone(self);
             tokio::spawn(async move {
-                let Some(redis) = &inner.redis else { return };
-                let answer = redis.fetch(&fetch).await;
+                let Some(broker) = &inner.broker else { return };
+                let answer = broker.fetch(&fetch).await;
                 let now = inner.now();
                 let mut state = inner.lock();
                 match answer {
@@ -317,7 +376,7 @@ impl Inner {
                 inner.spawn_fetches(fetches);
             });
         }
-        #[cfg(not(feature = "redis"))]
+        #[cfg(not(any(feature = "redis", feature = "nats")))]
         drop(fetches);
     }
 }
@@ -335,7 +394,7 @@ async fn follow(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>)
     let mut lost = false;
     loop {
         let Some(inner) = node.upgrade() else { return };
-        let Some(redis) = inner.redis.clone() else {
+        let Some(Broker::Redis(redis)) = inner.broker.clone() else {
             return;
         };
         drop(inner);
@@ -400,6 +459,74 @@ async fn follow(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>)
             Err(_) => {
                 reader = None;
                 tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+/// Follows `topic` on NATS JetStream for as long as the node lives: its head, then
+/// its messages from an ordered consumer, into the hub; the epoch checked whenever
+/// nothing came for [`NatsConfig::block`]. After a failure or an epoch change it
+/// starts again from the head (a gap is fetched by the hub; a new epoch is read
+/// from its beginning).
+#[cfg(feature = "nats")]
+async fn follow_nats(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>) {
+    let mut lost = false;
+    loop {
+        let Some(inner) = node.upgrade() else { return };
+        let Some(Broker::Nats(nats)) = inner.broker.clone() else {
+            return;
+        };
+        drop(inner);
+        let mut head = match nats.head(&topic).await {
+            Ok(head) => head,
+            Err(_) => {
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        if lost {
+            head.offset = 0;
+        }
+        {
+            let Some(inner) = node.upgrade() else { return };
+            let mut state = inner.lock();
+            if state.hub.handle_head(&topic, head).is_err() {
+                return;
+            }
+            let fetches = state.after_change();
+            drop(state);
+            inner.spawn_fetches(fetches);
+        }
+        attached.send_replace(true);
+        let Ok(mut messages) = nats.follow(&topic, head.offset.saturating_add(1)).await else {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        };
+        loop {
+            match nats.next(&mut messages).await {
+                Ok(Some((offset, payload))) => {
+                    let Some(inner) = node.upgrade() else { return };
+                    let now = inner.now();
+                    let mut state = inner.lock();
+                    let position = StreamPosition::new(head.epoch, offset);
+                    let _ = state.hub.handle_event(&topic, position, payload, now);
+                    let fetches = state.after_change();
+                    drop(state);
+                    inner.spawn_fetches(fetches);
+                }
+                Ok(None) => match nats.head(&topic).await {
+                    Ok(now) if now.epoch == head.epoch => {}
+                    Ok(_) => {
+                        lost = true;
+                        break;
+                    }
+                    Err(_) => {}
+                },
+                Err(_) => {
+                    tokio::time::sleep(RETRY).await;
+                    break;
+                }
             }
         }
     }
