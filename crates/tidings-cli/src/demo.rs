@@ -13,7 +13,8 @@
 //!
 //! Both go through a [`Node`] (tidings-hub): the topics `ticker` and `chat`, with a
 //! bounded history in memory, or shared through Redis by every demo node started
-//! with the same `--redis` (then resumptions older than a node's memory are read
+//! with the same `--redis` (or NATS JetStream, `--nats`; then resumptions older than
+//! a node's memory are read
 //! from Redis). A client that reconnects, to this node or another, with
 //! `Last-Event-ID: EPOCH:OFFSET` (or `?since=` on the chat) gets what followed, with
 //! no gap and no duplicate; when that is gone (older than the history, or the
@@ -43,7 +44,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tidings_hub::{Delivery, Discontinuity, LagPolicy, Reason, Since, StreamPosition};
-use tidings_io::broker::{Node, Redis, RedisConfig};
+use tidings_io::broker::Node;
 
 use futures_util::StreamExt;
 use tidings_handshake::{Limits, Rejection, Request, RequestParser, Status};
@@ -88,8 +89,12 @@ pub(crate) struct Args {
     no_deflate: bool,
     /// Share the topics with every demo node using this Redis
     /// (`redis://127.0.0.1:6379`): several nodes behind a load balancer.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "nats")]
     redis: Option<String>,
+    /// Share the topics with every demo node using this NATS server with JetStream
+    /// (`nats://127.0.0.1:4222`).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
     /// This node's name, in its ticks and logs.
     #[arg(long, default_value = "demo")]
     node_name: String,
@@ -97,8 +102,9 @@ pub(crate) struct Args {
     /// (with Redis, older ones are read from Redis, which keeps --redis-max-len).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     history: u64,
-    /// With Redis: the length each topic's stream is trimmed to (approximately).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// With Redis or NATS: the length each topic's stream is trimmed to
+    /// (approximately, with Redis).
+    #[arg(long, alias = "max-len", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     redis_max_len: u64,
     /// Do not run the ticker on this node (another node ticks for the topic).
     #[arg(long)]
@@ -131,17 +137,13 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     hub.max_lag = Some(BACKLOG);
     hub.lag_policy = LagPolicy::Drop;
     hub.max_topics = 16;
-    let node = match &args.redis {
-        Some(url) => {
-            let mut config = RedisConfig::default();
-            config.max_len = usize::try_from(args.redis_max_len).unwrap_or(usize::MAX);
-            let redis = Redis::connect(url, config)
-                .await
-                .map_err(|e| format!("cannot use Redis at {url}: {e}"))?;
-            Node::with_redis(hub, redis)
-        }
-        None => Node::new(hub),
-    };
+    let node = crate::pubsub::node(
+        args.redis.as_deref(),
+        args.nats.as_deref(),
+        hub,
+        args.redis_max_len,
+    )
+    .await?;
     let shared = Arc::new(Shared {
         node,
         name: args.node_name.clone(),
@@ -155,9 +157,13 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             Duration::from_millis(args.tick_ms),
         ));
     }
-    let shared_by = args.redis.as_ref().map_or(String::new(), |url| {
-        format!(" (node {}, topics shared through {url})", args.node_name)
-    });
+    let shared_by = args
+        .redis
+        .as_ref()
+        .or(args.nats.as_ref())
+        .map_or(String::new(), |url| {
+            format!(" (node {}, topics shared through {url})", args.node_name)
+        });
     crate::output(&format!("tidings demo on http://{local}/{shared_by}"))?;
     crate::net::serve(&listener, args.max_connections, |tcp, peer| {
         let shared = Arc::clone(&shared);

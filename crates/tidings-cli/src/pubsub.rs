@@ -1,4 +1,5 @@
-//! `tidings pub` and `tidings sub`: a topic shared through Redis, from scripts.
+//! `tidings pub` and `tidings sub`: a topic shared through Redis or NATS JetStream,
+//! from scripts.
 //!
 //! `pub` appends messages (its arguments, or stdin lines) to a topic and prints
 //! each one's position, `EPOCH:OFFSET`. `sub` prints a topic's events as JSON
@@ -7,8 +8,9 @@
 //! id it printed), and what cannot be resumed is said with a line
 //! `{"id":RESUME,"discontinuity":{"reason":..,"from":..,"resume":..}}`.
 
+use bytes::Bytes;
 use tidings_hub::{Config, Delivery, Since};
-use tidings_io::broker::{Node, Redis, RedisConfig};
+use tidings_io::broker::{Nats, NatsConfig, Node, Redis, RedisConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::Failure;
@@ -18,8 +20,16 @@ use crate::demo::{discontinuity_json, since};
 #[derive(Debug, clap::Args)]
 pub(crate) struct PubArgs {
     /// The Redis shared by the nodes, `redis://host:port`.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "nats",
+        conflicts_with = "nats"
+    )]
+    redis: Option<String>,
+    /// Or the NATS server with JetStream, `nats://host:port`.
     #[arg(long, value_name = "URL")]
-    redis: String,
+    nats: Option<String>,
     /// The topic.
     topic: String,
     /// The length the topic's stream is trimmed to, approximately, at each publish
@@ -34,8 +44,16 @@ pub(crate) struct PubArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct SubArgs {
     /// The Redis shared by the nodes, `redis://host:port`.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "nats",
+        conflicts_with = "nats"
+    )]
+    redis: Option<String>,
+    /// Or the NATS server with JetStream, `nats://host:port`.
     #[arg(long, value_name = "URL")]
-    redis: String,
+    nats: Option<String>,
     /// The topic.
     topic: String,
     /// Where to start: after a position `EPOCH:OFFSET`, `earliest` (all that this
@@ -49,14 +67,16 @@ pub(crate) struct SubArgs {
 
 /// Publishes, printing positions.
 pub(crate) async fn publish(args: PubArgs) -> Result<(), Failure> {
-    let mut config = RedisConfig::default();
-    config.max_len = usize::try_from(args.max_len).unwrap_or(usize::MAX);
-    let redis = Redis::connect(&args.redis, config)
-        .await
-        .map_err(|e| format!("cannot use Redis at {}: {e}", args.redis))?;
+    let node = node(
+        args.redis.as_deref(),
+        args.nats.as_deref(),
+        Config::default(),
+        args.max_len,
+    )
+    .await?;
     let send = async |message: &str| -> Result<(), Failure> {
-        let position = redis
-            .publish(&args.topic, message.as_bytes())
+        let position = node
+            .publish(&args.topic, Bytes::copy_from_slice(message.as_bytes()))
             .await
             .map_err(|e| format!("cannot publish: {e}"))?;
         Ok(crate::output(&position.to_string())?)
@@ -80,10 +100,13 @@ pub(crate) async fn publish(args: PubArgs) -> Result<(), Failure> {
 
 /// Prints the topic's events until `--count` or Ctrl-C.
 pub(crate) async fn subscribe(args: SubArgs) -> Result<(), Failure> {
-    let redis = Redis::connect(&args.redis, RedisConfig::default())
-        .await
-        .map_err(|e| format!("cannot use Redis at {}: {e}", args.redis))?;
-    let node = Node::with_redis(Config::default(), redis);
+    let node = node(
+        args.redis.as_deref(),
+        args.nats.as_deref(),
+        Config::default(),
+        10_000,
+    )
+    .await?;
     let since = match args.since.as_deref() {
         Some("earliest") => Since::Earliest,
         position => since(position),
@@ -112,4 +135,32 @@ pub(crate) async fn subscribe(args: SubArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A node on Redis, on NATS, or (neither) alone in memory; `max_len` is the
+/// streams' length.
+pub(crate) async fn node(
+    redis: Option<&str>,
+    nats: Option<&str>,
+    hub: Config,
+    max_len: u64,
+) -> Result<Node, Failure> {
+    let max_len = usize::try_from(max_len).unwrap_or(usize::MAX);
+    if let Some(url) = redis {
+        let mut config = RedisConfig::default();
+        config.max_len = max_len;
+        let redis = Redis::connect(url, config)
+            .await
+            .map_err(|e| format!("cannot use Redis at {url}: {e}"))?;
+        return Ok(Node::with_redis(hub, redis));
+    }
+    if let Some(url) = nats {
+        let mut config = NatsConfig::default();
+        config.max_messages = i64::try_from(max_len).unwrap_or(i64::MAX);
+        let nats = Nats::connect(url, config)
+            .await
+            .map_err(|e| format!("cannot use NATS at {url}: {e}"))?;
+        return Ok(Node::with_nats(hub, nats));
+    }
+    Ok(Node::new(hub))
 }

@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::daemons::{haproxy, redis};
+use common::daemons::{haproxy, nats, redis};
 use common::{Running, server};
 
 /// One line of `tidings sse --json` or `tidings sub`: its id, its event type and
@@ -76,8 +76,24 @@ fn sse_fails_over_to_another_node_through_haproxy_with_no_gap_and_no_duplicate()
     let Some((_redis, url)) = redis(test) else {
         return;
     };
+    fails_over(test, "--redis", &url);
+}
+
+#[test]
+fn the_same_failover_on_nats_jetstream() {
+    let test = "the_same_failover_on_nats_jetstream";
+    let Some((_nats, url, _store)) = nats(test) else {
+        return;
+    };
+    fails_over(test, "--nats", &url);
+}
+
+/// Two demo nodes sharing `broker` (`--redis` or `--nats`) at `url`, haproxy in
+/// front: an SSE client and a chat member on node A, A killed; the SSE client
+/// resumes on B with no gap and no duplicate, the chat member with its token.
+fn fails_over(test: &str, broker: &str, url: &str) {
     let node = |name: &str| {
-        let args = ["--redis", &url, "--node-name", name, "--tick-ms", "50"];
+        let args = [broker, url, "--node-name", name, "--tick-ms", "50"];
         server("demo", &args)
     };
     let (a, a_addr) = node("A");
@@ -98,7 +114,7 @@ fn sse_fails_over_to_another_node_through_haproxy_with_no_gap_and_no_duplicate()
     let chat = Running::start(&["ws", &format!("ws://{front}/ws")]);
     a.log_line("WebSocket connected");
     let say = |text: &str| {
-        let mut publisher = Running::start(&["pub", "--redis", &url, "chat", text]);
+        let mut publisher = Running::start(&["pub", broker, url, "chat", text]);
         let position = publisher.line();
         let _ = publisher.child.wait();
         position

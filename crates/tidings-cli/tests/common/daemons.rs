@@ -1,5 +1,6 @@
 //! Servers from outside Rust that the scale-out tests start on 127.0.0.1, each on
-//! a port of its own, killed when the test ends: `redis-server` and `haproxy`.
+//! a port of its own, killed when the test ends: `redis-server`, `nats-server` (with
+//! JetStream) and `haproxy`.
 //! Missing programs skip the test loudly (failures under CI): see `programs`.
 
 use std::net::SocketAddr;
@@ -104,7 +105,7 @@ pub(crate) fn haproxy(
          frontend web\n  bind 127.0.0.1:{port}\n  default_backend nodes\n\
          backend nodes\n  balance first\n{servers}"
     );
-    let dir = tempdir::Dir::new("haproxy");
+    let dir = tempdir::Dir::new(&format!("haproxy-{port}"));
     let path = dir.0.join("haproxy.cfg");
     std::fs::write(&path, config).expect("write haproxy.cfg");
     let child = Command::new(program)
@@ -139,4 +140,27 @@ mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+/// `nats-server -js`, its store in a directory of its own, and its URL; `None`:
+/// skipped.
+pub(crate) fn nats(test: &str) -> Option<(Daemon, String, tempdir::Dir)> {
+    let Some((program, _)) = programs::find(["nats-server"]) else {
+        programs::skip(test, "nats-server not found");
+        return None;
+    };
+    let port = free_port();
+    let store = tempdir::Dir::new(&format!("nats-{port}"));
+    let child = Command::new(program)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(&store.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    let mut daemon = Daemon(child);
+    listening(port, "nats-server");
+    alive(&mut daemon, "nats-server");
+    Some((daemon, format!("nats://127.0.0.1:{port}"), store))
 }
