@@ -7,6 +7,9 @@
 //! and the test asserts both are zero and that the measurement table filled in. The
 //! chat must have negotiated permessage-deflate, which Chromium offers.
 //!
+//! The failover tests run two demo nodes sharing Redis (or NATS JetStream) behind
+//! haproxy, and kill the one the page is on (`tests/browser/failover.mjs`).
+//!
 //! The screenshot is saved as `browser-demo.png` in cargo's temp dir for tests
 //! (`target/tmp`), with `browser-demo.json`, what the page measured.
 //!
@@ -17,7 +20,7 @@
 
 mod common;
 
-use common::daemons::{haproxy, redis};
+use common::daemons::{haproxy, nats, redis};
 use common::{Running, programs, server};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -106,15 +109,46 @@ fn the_demo_fails_over_to_another_node_in_chromium() {
     let Some((_redis, url)) = redis(TEST) else {
         return;
     };
-    let args = |name| ["--redis", &url, "--node-name", name, "--tick-ms", "200"].map(String::from);
+    fails_over(
+        TEST,
+        &chromium,
+        &node,
+        "--redis",
+        &url,
+        "browser-failover.png",
+    );
+}
+
+/// The same, the nodes sharing NATS JetStream.
+#[test]
+fn the_demo_fails_over_on_nats_in_chromium() {
+    const TEST: &str = "the_demo_fails_over_on_nats_in_chromium";
+    let Some((chromium, node)) = prepare(TEST) else {
+        return;
+    };
+    let Some((_nats, url, _store)) = nats(TEST) else {
+        return;
+    };
+    fails_over(
+        TEST,
+        &chromium,
+        &node,
+        "--nats",
+        &url,
+        "browser-failover-nats.png",
+    );
+}
+
+fn fails_over(test: &str, chromium: &Path, node: &Path, broker: &str, url: &str, png: &str) {
+    let args = |name| [broker, url, "--node-name", name, "--tick-ms", "200"].map(String::from);
     let (a, a_addr) = server("demo", &args("A").each_ref().map(String::as_str));
     let (_b, b_addr) = server("demo", &args("B").each_ref().map(String::as_str));
-    let Some((_haproxy, front, _dir)) = haproxy(TEST, &[a_addr, b_addr]) else {
+    let Some((_haproxy, front, _dir)) = haproxy(test, &[a_addr, b_addr]) else {
         return;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let screenshot = out.join("browser-failover.png");
+    let screenshot = out.join(png);
     let mut session = Command::new(node)
         .arg(dir.join("failover.mjs"))
         .arg(format!("http://{front}/"))
@@ -138,7 +172,7 @@ fn the_demo_fails_over_to_another_node_in_chromium() {
         // The page is on A (haproxy's `balance first`): kill A, say something
         // while the page is away, and let the page go on.
         drop(a);
-        let mut publisher = Running::start(&["pub", "--redis", &url, "chat", "said while away"]);
+        let mut publisher = Running::start(&["pub", broker, url, "chat", "said while away"]);
         publisher.line();
         let _ = publisher.child.wait();
         let mut stdin = session.stdin.take().expect("stdin");
