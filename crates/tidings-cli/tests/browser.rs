@@ -153,7 +153,7 @@ fn fails_over(test: &str, chromium: &Path, node: &Path, broker: &str, url: &str,
         .arg(dir.join("failover.mjs"))
         .arg(format!("http://{front}/"))
         .arg(&screenshot)
-        .arg(&chromium)
+        .arg(chromium)
         .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
