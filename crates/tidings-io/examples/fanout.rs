@@ -6,7 +6,13 @@
 //!
 //! ```text
 //! cargo run --release -p tidings-io --features redis --example fanout -- \
-//!     [redis://127.0.0.1:6379 | memory] [SUBSCRIBERS] [NODES] [MESSAGES] [RATE]
+//!     [redis://127.0.0.1:6379 | nats://127.0.0.1:4222 | memory] \
+//!     [SUBSCRIBERS] [NODES] [MESSAGES] [RATE]
+//! ```
+//!
+//! (`--features redis,nats` for NATS JetStream.)
+//!
+//! ```text
 //! ```
 //!
 //! `memory` runs one node with its history in memory (NODES is ignored).
@@ -17,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tidings_hub::{Config, Delivery, Since};
+#[cfg(feature = "nats")]
+use tidings_io::broker::{Nats, NatsConfig};
 use tidings_io::broker::{Node, Redis, RedisConfig};
 
 #[tokio::main]
@@ -38,6 +46,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.max_subscriptions = 2_000_000;
     let mut all = Vec::new();
     for _ in 0..nodes {
+        #[cfg(feature = "nats")]
+        if target.starts_with("nats:") {
+            let mut nats = NatsConfig::default();
+            nats.storage = async_nats::jetstream::stream::StorageType::Memory;
+            all.push(Node::with_nats(
+                config.clone(),
+                Nats::connect(&target, nats).await?,
+            ));
+            continue;
+        }
         all.push(if memory {
             Node::new(config.clone())
         } else {
