@@ -298,3 +298,35 @@ async fn what_redis_trimmed_or_lost_is_a_discontinuity() {
     .await
     .expect("within the test timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_nobody_subscribes_to_for_a_while_keeps_its_epoch() {
+    let Some(redis) =
+        RedisServer::start("a_topic_nobody_subscribes_to_for_a_while_keeps_its_epoch")
+    else {
+        return;
+    };
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let a = redis.node(Config::default(), fast()).await;
+        let first = a.publish("news", payload(1)).await.unwrap();
+        // The only subscription goes: the hub forgets the topic (no history), the
+        // follower goes on.
+        drop(a.subscribe("news", Since::Live).await.unwrap());
+        let mut again = a.subscribe("news", Since::Live).await.unwrap();
+        a.publish("news", payload(2)).await.unwrap();
+        assert_eq!(
+            events(&mut again, 1).await,
+            [(2, payload(2))],
+            "no discontinuity"
+        );
+        // Everything Redis holds, from offset 0 of the epoch.
+        let all = StreamPosition::new(first.epoch, 0);
+        let mut earliest = a.subscribe("news", Since::After(all)).await.unwrap();
+        assert_eq!(
+            events(&mut earliest, 2).await,
+            [(1, payload(1)), (2, payload(2))]
+        );
+    })
+    .await
+    .expect("within the test timeout");
+}

@@ -170,6 +170,25 @@ struct State {
     /// Topics followed on the broker: whether their head is known yet.
     #[cfg(any(feature = "redis", feature = "nats"))]
     followed: HashMap<String, watch::Receiver<bool>>,
+    /// The last position each follower read: the hub forgets a topic nobody
+    /// subscribes to and that has no history, but its follower goes on, and a new
+    /// subscription must find the topic at the broker's position, not in a new
+    /// epoch of the hub's.
+    #[cfg(any(feature = "redis", feature = "nats"))]
+    heads: HashMap<String, StreamPosition>,
+}
+
+impl State {
+    /// Records where `topic`'s follower is.
+    #[cfg(any(feature = "redis", feature = "nats"))]
+    fn followed_to(&mut self, topic: &str, position: StreamPosition) {
+        match self.heads.get_mut(topic) {
+            Some(head) => *head = position,
+            None => {
+                self.heads.insert(topic.into(), position);
+            }
+        }
+    }
 }
 
 impl State {
@@ -227,6 +246,8 @@ impl Node {
                     notify: HashMap::new(),
                     #[cfg(any(feature = "redis", feature = "nats"))]
                     followed: HashMap::new(),
+                    #[cfg(any(feature = "redis", feature = "nats"))]
+                    heads: HashMap::new(),
                 }),
                 start: Instant::now(),
                 #[cfg(any(feature = "redis", feature = "nats"))]
@@ -274,6 +295,12 @@ impl Node {
         let now = self.inner.now();
         let notify = Arc::new(Notify::new());
         let mut state = self.inner.lock();
+        #[cfg(any(feature = "redis", feature = "nats"))]
+        if state.hub.position(topic).is_none() {
+            if let Some(&head) = state.heads.get(topic) {
+                state.hub.handle_head(topic, head)?;
+            }
+        }
         let id = state.hub.subscribe(topic, since, now)?;
         state.notify.insert(id, Arc::clone(&notify));
         let fetches = state.after_change();
@@ -411,6 +438,7 @@ async fn follow(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>)
                     if state.hub.handle_head(&topic, position).is_err() {
                         return;
                     }
+                    state.followed_to(&topic, position);
                     let fetches = state.after_change();
                     drop(state);
                     inner.spawn_fetches(fetches);
@@ -442,6 +470,7 @@ async fn follow(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>)
                         break;
                     }
                     let _ = state.hub.handle_event(&topic, position, payload, now);
+                    state.followed_to(&topic, position);
                     head = Some(position);
                 }
                 let fetches = state.after_change();
@@ -494,6 +523,7 @@ async fn follow_nats(node: Weak<Inner>, topic: String, attached: watch::Sender<b
             if state.hub.handle_head(&topic, head).is_err() {
                 return;
             }
+            state.followed_to(&topic, head);
             let fetches = state.after_change();
             drop(state);
             inner.spawn_fetches(fetches);
@@ -511,6 +541,7 @@ async fn follow_nats(node: Weak<Inner>, topic: String, attached: watch::Sender<b
                     let mut state = inner.lock();
                     let position = StreamPosition::new(head.epoch, offset);
                     let _ = state.hub.handle_event(&topic, position, payload, now);
+                    state.followed_to(&topic, position);
                     let fetches = state.after_change();
                     drop(state);
                     inner.spawn_fetches(fetches);
