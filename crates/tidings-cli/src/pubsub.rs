@@ -9,7 +9,7 @@
 //! `{"id":RESUME,"discontinuity":{"reason":..,"from":..,"resume":..}}`.
 
 use bytes::Bytes;
-use tidings_hub::{Config, Delivery, Since};
+use tidings_hub::{Config, Delivery, Since, StreamPosition};
 use tidings_io::broker::{Nats, NatsConfig, Node, Redis, RedisConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -56,8 +56,9 @@ pub(crate) struct SubArgs {
     nats: Option<String>,
     /// The topic.
     topic: String,
-    /// Where to start: after a position `EPOCH:OFFSET`, `earliest` (all that this
-    /// node holds) or, by default, with the next event.
+    /// Where to start: after a position `EPOCH:OFFSET`, `earliest` (all that the
+    /// broker holds; a discontinuity first if it trimmed the oldest) or, by
+    /// default, with the next event.
     #[arg(long, value_name = "POSITION")]
     since: Option<String>,
     /// Stop after this many lines.
@@ -107,14 +108,24 @@ pub(crate) async fn subscribe(args: SubArgs) -> Result<(), Failure> {
         10_000,
     )
     .await?;
+    // A subscription from now on, which makes the node follow the topic and learn
+    // its epoch (kept until the real one is made).
+    let live = node
+        .subscribe(&args.topic, Since::Live)
+        .await
+        .map_err(|e| format!("cannot subscribe to {:?}: {e}", args.topic))?;
     let since = match args.since.as_deref() {
-        Some("earliest") => Since::Earliest,
+        // Everything the broker holds: after offset 0 of the topic's epoch.
+        Some("earliest") => node.position(&args.topic).map_or(Since::Earliest, |head| {
+            Since::After(StreamPosition::new(head.epoch, 0))
+        }),
         position => since(position),
     };
     let mut subscription = node
         .subscribe(&args.topic, since)
         .await
         .map_err(|e| format!("cannot subscribe to {:?}: {e}", args.topic))?;
+    drop(live);
     let mut printed = 0;
     while args.count.is_none_or(|count| printed < count) {
         let line = match subscription.next().await {

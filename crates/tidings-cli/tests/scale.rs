@@ -220,4 +220,11 @@ fn resumes_from_redis_and_discontinuities_through_the_demo_and_sub() {
         let (id, _, line) = parse(&sub.line());
         assert_eq!(&id, expected, "{line}");
     }
+    // From the earliest Redis holds: trimmed, so a discontinuity first.
+    let sub = Running::start(&[
+        "sub", "--redis", &url, "ticker", "--since", "earliest", "--count", "2",
+    ]);
+    let (resume, _, line) = parse(&sub.line());
+    assert_eq!(line["discontinuity"]["reason"], "expired", "{line}");
+    assert_eq!(offset(&parse(&sub.line()).0), offset(&resume) + 1);
 }
