@@ -118,7 +118,12 @@ fuzz_target!(|data: &[u8]| {
                     current.epoch
                 };
                 let position = StreamPosition::new(epoch, current.offset + (arg as u64 & 3));
-                let _ = hub.handle_event(topic, position, Bytes::new(), now);
+                if arg & 8 != 0 {
+                    // A follower (re)attaching: the broker's head.
+                    let _ = hub.handle_head(topic, position);
+                } else {
+                    let _ = hub.handle_event(topic, position, Bytes::new(), now);
+                }
             }
             7 if !recovers || arg & 1 == 0 => now += Duration::from_secs(arg as u64 >> 1),
             7 => {
