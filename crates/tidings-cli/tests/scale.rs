@@ -220,6 +220,32 @@ fn resumes_from_redis_and_discontinuities_through_the_demo_and_sub() {
         let (id, _, line) = parse(&sub.line());
         assert_eq!(&id, expected, "{line}");
     }
+    // The chat, on WebSocket: a token older than Redis holds gets the documented
+    // discontinuity message first, then what Redis still has.
+    let mut chat = Running::start(&["pub", "--redis", &url, "--max-len", "10", "chat"]);
+    {
+        use std::io::Write;
+        let mut stdin = chat.stdin.take().expect("stdin");
+        for i in 1..=300 {
+            writeln!(stdin, "{{\"text\":\"{i}\"}}").expect("write");
+        }
+    }
+    let said: Vec<String> = (0..300).map(|_| chat.line()).collect();
+    let member = Running::start(&["ws", &format!("ws://{addr}/ws?since={}", said[0])]);
+    let first: serde_json::Value = serde_json::from_str(&member.line()).expect("JSON");
+    let gap = &first["discontinuity"];
+    assert_eq!(
+        (&gap["reason"], &gap["from"]),
+        (&"expired".into(), &said[0].as_str().into()),
+        "{first}"
+    );
+    let resume = gap["resume"].as_str().expect("a resume token");
+    let next: serde_json::Value = serde_json::from_str(&member.line()).expect("JSON");
+    assert_eq!(
+        offset(next["id"].as_str().expect("an id")),
+        offset(resume) + 1,
+        "{next}"
+    );
     // From the earliest Redis holds: trimmed, so a discontinuity first.
     let sub = Running::start(&[
         "sub", "--redis", &url, "ticker", "--since", "earliest", "--count", "2",
