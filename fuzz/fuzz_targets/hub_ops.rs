@@ -2,10 +2,11 @@
 //! included: it never panics, keeps its history within the limits, and what a
 //! subscription gets is in order, or a discontinuity says where it resumes.
 //!
-//! Input layout: byte 0 picks the config (history length, max lag, lag policy); then
-//! each operation is one byte (its kind in the low 3 bits, an argument in the high
-//! 5), and a subscription from a position takes a length byte and that many bytes of
-//! text to parse.
+//! Input layout: byte 0 picks the config (history length, max lag, lag policy,
+//! recovery from a broker); then each operation is one byte (its kind in the low 3
+//! bits, an argument in the high 5), and a subscription from a position takes a
+//! length byte and that many bytes of text to parse. With recovery, the broker's
+//! answers to fetches are made up from the argument: another head, holes, failures.
 #![no_main]
 
 use std::time::Duration;
@@ -29,6 +30,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         LagPolicy::Skip
     };
+    // Recovery from a broker when the max-lag bits are 3 (a lag of 3 is tested
+    // without it too, with another history length).
+    let recovers = setup & 0x18 == 0x18 && setup & 1 == 0;
+    config.fetch_limit = recovers.then_some(usize::from(setup >> 5 & 3) + 1);
     config.max_topics = 2;
     config.max_subscriptions = 16;
     let history = config.history_events;
@@ -87,7 +92,8 @@ fuzz_target!(|data: &[u8]| {
                         }
                         Some(_) => unreachable!("a new kind of delivery"),
                         None => {
-                            if after.is_some() {
+                            // With recovery, None may be a wait for the broker.
+                            if after.is_some() && !recovers {
                                 assert_eq!(after, hub.position(topic));
                             }
                             break;
@@ -112,9 +118,35 @@ fuzz_target!(|data: &[u8]| {
                     current.epoch
                 };
                 let position = StreamPosition::new(epoch, current.offset + (arg as u64 & 3));
-                let _ = hub.handle_event(topic, position, Bytes::new(), now);
+                if arg & 8 != 0 {
+                    // A follower (re)attaching: the broker's head.
+                    let _ = hub.handle_head(topic, position);
+                } else {
+                    let _ = hub.handle_event(topic, position, Bytes::new(), now);
+                }
             }
-            7 => now += Duration::from_secs(arg as u64),
+            7 if !recovers || arg & 1 == 0 => now += Duration::from_secs(arg as u64 >> 1),
+            7 => {
+                if let Some(fetch) = hub.poll_fetch() {
+                    let current = hub
+                        .position(fetch.topic.as_str())
+                        .unwrap_or(StreamPosition::new(Epoch(0), 0));
+                    if arg & 2 != 0 {
+                        hub.handle_fetch_failed(&fetch.topic);
+                    } else {
+                        // A head near the hub's, in its epoch or the next; events
+                        // after `after`, with a hole or not.
+                        let epoch = Epoch(current.epoch.0.wrapping_add(u64::from(arg & 4 != 0)));
+                        let head = StreamPosition::new(epoch, current.offset + (arg as u64 >> 3));
+                        let hole = arg & 8 != 0;
+                        let events = (fetch.after + 1..=head.offset)
+                            .filter(|offset| !(hole && offset % 3 == 0))
+                            .map(|offset| (offset, Bytes::new()))
+                            .take(fetch.limit + 1);
+                        hub.handle_fetched(&fetch.topic, head, events, now);
+                    }
+                }
+            }
             _ => {}
         }
         for topic in TOPICS {

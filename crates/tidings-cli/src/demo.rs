@@ -6,45 +6,66 @@
 //! ```text
 //!   GET  /        the page (embedded: demo.html, no build step)
 //!   GET  /ws      WebSocket chat: every text message goes to every open page
-//!   GET  /events  SSE ticker, one event a tick, ids 1, 2, 3...
+//!                 (?since=EPOCH:OFFSET resumes after that message)
+//!   GET  /events  SSE ticker, one event a tick, ids EPOCH:OFFSET
 //!   POST /drop    (or GET) closes every open event stream, to show reconnection
 //! ```
 //!
-//! The ticker keeps its last [`HISTORY`] events, so a client that reconnects with
-//! `Last-Event-ID: n` is sent n+1, n+2... from the history, then the live ticks,
-//! with no gap and no duplicate. The history is appended and published under one
-//! lock, and a stream subscribes and takes its snapshot under the same lock, so no
-//! tick can fall between the two. Memory is bounded: the history, the chat backlog
-//! and each connection's queue have fixed caps; a connection that falls behind
-//! the live ticks is closed and resumes from the history when it reconnects.
+//! Both go through a [`Node`] (tidings-hub): the topics `ticker` and `chat`, with a
+//! bounded history in memory, or shared through Redis by every demo node started
+//! with the same `--redis` (or NATS JetStream, `--nats`; then resumptions older than
+//! a node's memory are read
+//! from Redis). A client that reconnects, to this node or another, with
+//! `Last-Event-ID: EPOCH:OFFSET` (or `?since=` on the chat) gets what followed, with
+//! no gap and no duplicate; when that is gone (older than the history, or the
+//! history was lost: another epoch) it is told so first:
+//!
+//! ```text
+//!   SSE:        event: discontinuity
+//!               id: EPOCH:OFFSET          (where delivery goes on: the resume)
+//!               data: {"reason":"expired","from":"2a:7","resume":"2a:90"}
+//!   WebSocket:  {"discontinuity":{"reason":"expired","from":"2a:7","resume":"2a:90"}}
+//! ```
+//!
+//! `reason` is one of `epoch_changed`, `expired`, `gap`, `lagged`, `unknown`,
+//! `unavailable` (tidings-hub's `Reason`); `from` is `null` for a position that
+//! could not be read. A chat message goes out as the JSON object the member sent
+//! with an `"id"` added (its position: the resume token), or as
+//! `{"id":..,"text":..}` if it was not an object.
+//!
+//! Memory is bounded: the hub's history, and each connection's lag: a connection
+//! more than [`BACKLOG`] events behind is closed and resumes when it reconnects.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tidings_hub::{Delivery, Discontinuity, LagPolicy, Reason, Since, StreamPosition};
+use tidings_io::broker::{Node, Subscription};
 
 use futures_util::StreamExt;
 use tidings_handshake::{Limits, Rejection, Request, RequestParser, Status};
 use tidings_io::sse::{self, ServerConfig, ServerSentEvent, SseWriter};
-use tidings_io::{
-    CloseCode, Config, DeflateConfig, Message, PreparedMessage, Tokio, UpgradeRequest,
-};
+use tidings_io::{CloseCode, Config, DeflateConfig, Message, Tokio, UpgradeRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::Failure;
 use crate::echo::describe_close;
 
 /// The page, embedded in the binary.
 pub(crate) const PAGE: &str = include_str!("demo.html");
-/// How many ticks the server keeps for reconnecting clients.
-const HISTORY: usize = 1024;
 /// How many chat messages (and live ticks) a slow connection may fall behind.
-const BACKLOG: usize = 256;
+const BACKLOG: u64 = 256;
+/// The topics.
+pub(crate) const TICKER: &str = "ticker";
+pub(crate) const CHAT: &str = "chat";
 /// The longest chat message relayed, in bytes.
-pub(crate) const MAX_CHAT: usize = 4096;
+const MAX_CHAT: usize = 4096;
 /// The whole request head must arrive within this.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `retry` sent on every stream: browsers reconnect after this.
@@ -66,6 +87,28 @@ pub(crate) struct Args {
     /// Do not accept permessage-deflate (RFC 7692) for the chat; browsers offer it.
     #[arg(long)]
     no_deflate: bool,
+    /// Share the topics with every demo node using this Redis
+    /// (`redis://127.0.0.1:6379`): several nodes behind a load balancer.
+    #[arg(long, value_name = "URL", conflicts_with = "nats")]
+    redis: Option<String>,
+    /// Share the topics with every demo node using this NATS server with JetStream
+    /// (`nats://127.0.0.1:4222`).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// This node's name, in its ticks and logs.
+    #[arg(long, default_value = "demo")]
+    node_name: String,
+    /// How many events of each topic this node keeps in memory for resumptions
+    /// (with Redis, older ones are read from Redis, which keeps --redis-max-len).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    history: u64,
+    /// With Redis or NATS: the length each topic's stream is trimmed to
+    /// (approximately, with Redis).
+    #[arg(long, alias = "max-len", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    redis_max_len: u64,
+    /// Do not run the ticker on this node (another node ticks for the topic).
+    #[arg(long)]
+    no_ticker: bool,
     /// Serve HTTPS with a self-signed certificate made at start (its SHA-256
     /// fingerprint is printed), HTTP/2 by ALPN and HTTP/1.1: a browser then carries
     /// the page, every event stream and the chat's WebSocket (RFC 8441) on one
@@ -74,24 +117,17 @@ pub(crate) struct Args {
     tls: bool,
 }
 
-/// One event of the ticker.
-#[derive(Clone, Debug)]
-pub(crate) struct Tick {
-    pub(crate) id: u64,
-    pub(crate) data: String,
-}
-
 /// What every connection shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    room: broadcast::Sender<PreparedMessage>,
-    /// The last ticks, and the channel they are published on (under this lock).
-    ticks: Mutex<(VecDeque<Tick>, broadcast::Sender<Tick>)>,
+    /// The topics `ticker` and `chat`.
+    pub(crate) node: Node,
+    name: String,
     /// Bumped by `/drop`: every stream watching it ends.
     pub(crate) drops: watch::Sender<u64>,
     pub(crate) streams: AtomicUsize,
     /// Accept permessage-deflate on the chat.
-    pub(crate) deflate: bool,
+    deflate: bool,
 }
 
 /// Serves until Ctrl-C.
@@ -102,24 +138,42 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let mut hub = tidings_hub::Config::default();
+    hub.history_events = usize::try_from(args.history).unwrap_or(usize::MAX);
+    hub.max_lag = Some(BACKLOG);
+    hub.lag_policy = LagPolicy::Drop;
+    hub.max_topics = 16;
+    let node = crate::pubsub::node(
+        args.redis.as_deref(),
+        args.nats.as_deref(),
+        hub,
+        args.redis_max_len,
+    )
+    .await?;
     let shared = Arc::new(Shared {
-        room: broadcast::channel(BACKLOG).0,
-        ticks: Mutex::new((
-            VecDeque::with_capacity(HISTORY),
-            broadcast::channel(BACKLOG).0,
-        )),
+        node,
+        name: args.node_name.clone(),
         drops: watch::channel(0).0,
         streams: AtomicUsize::new(0),
         deflate: !args.no_deflate,
     });
-    tokio::spawn(ticker(
-        Arc::clone(&shared),
-        Duration::from_millis(args.tick_ms),
-    ));
+    if !args.no_ticker {
+        tokio::spawn(ticker(
+            Arc::clone(&shared),
+            Duration::from_millis(args.tick_ms),
+        ));
+    }
     if args.tls {
         return crate::demo_tls::serve(&listener, local, args.max_connections, shared).await;
     }
-    crate::output(&format!("tidings demo on http://{local}/"))?;
+    let shared_by = args
+        .redis
+        .as_ref()
+        .or(args.nats.as_ref())
+        .map_or(String::new(), |url| {
+            format!(" (node {}, topics shared through {url})", args.node_name)
+        });
+    crate::output(&format!("tidings demo on http://{local}/{shared_by}"))?;
     crate::net::serve(&listener, args.max_connections, |tcp, peer| {
         let shared = Arc::clone(&shared);
         async move {
@@ -132,29 +186,61 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Publishes a tick every `every`: `{"tick":n,"sent_ms":unix milliseconds}`.
+/// Publishes a tick every `every`: `{"node":name,"sent_ms":unix milliseconds}` (its
+/// number is its position).
 async fn ticker(shared: Arc<Shared>, every: Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut id = 0u64;
+    let failed = Mutex::new(false);
     loop {
         interval.tick().await;
-        id += 1;
         let sent_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let tick = Tick {
-            id,
-            data: format!("{{\"tick\":{id},\"sent_ms\":{sent_ms}}}"),
-        };
-        let mut ticks = shared.ticks.lock().unwrap_or_else(|p| p.into_inner());
-        if ticks.0.len() == HISTORY {
-            ticks.0.pop_front();
+        let data = serde_json::json!({ "node": shared.name, "sent_ms": sent_ms }).to_string();
+        let published = shared.node.publish(TICKER, Bytes::from(data)).await;
+        // One line when the broker goes away, one when it is back.
+        let mut failing = failed.lock().unwrap_or_else(|p| p.into_inner());
+        match published {
+            Err(e) if !*failing => {
+                log!("ticker: {e}");
+                *failing = true;
+            }
+            Ok(_) if *failing => {
+                log!("ticker: publishing again");
+                *failing = false;
+            }
+            _ => {}
         }
-        ticks.0.push_back(tick.clone());
-        // No stream listening is fine.
-        let _ = ticks.1.send(tick);
     }
+}
+
+/// Where a client resumes: after a position it sent, or live.
+pub(crate) fn since(position: Option<&str>) -> Since {
+    match position {
+        None | Some("") => Since::Live,
+        Some(text) => text
+            .parse::<StreamPosition>()
+            .map_or(Since::Lost, Since::After),
+    }
+}
+
+/// A discontinuity as the JSON the clients get (see the module docs).
+pub(crate) fn discontinuity_json(gap: &Discontinuity) -> serde_json::Value {
+    let reason = match gap.reason {
+        Reason::EpochChanged => "epoch_changed",
+        Reason::Expired => "expired",
+        Reason::Gap => "gap",
+        Reason::Lagged => "lagged",
+        Reason::Unknown => "unknown",
+        Reason::Unavailable => "unavailable",
+        _ => "other",
+    };
+    serde_json::json!({
+        "reason": reason,
+        "from": gap.from.map(|from| from.to_string()),
+        "resume": gap.resume.to_string(),
+    })
 }
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -261,20 +347,22 @@ impl Drop for Open<'_> {
     }
 }
 
-/// One event stream: the history after `Last-Event-ID`, then live ticks, until
-/// `/drop`, the client leaves, or it falls [`BACKLOG`] ticks behind.
+/// One event stream: the ticks after `Last-Event-ID` (or a discontinuity first),
+/// then live ticks, until `/drop`, the client leaves, or it falls [`BACKLOG`] ticks
+/// behind.
 async fn events(
     tcp: TcpStream,
     peer: SocketAddr,
     request: &sse::Request,
     shared: &Shared,
 ) -> Result<(), BoxError> {
-    let (resume, replay, live) = subscribe(shared, request.last_event_id(), peer);
-    match resume {
-        Some(last) => log!(
-            "{peer}: event stream reconnected with Last-Event-ID {last} (replaying {})",
-            replay.len()
-        ),
+    let resume = request.last_event_id().map(str::to_owned);
+    let mut subscription = shared
+        .node
+        .subscribe(TICKER, since(resume.as_deref()))
+        .await?;
+    match &resume {
+        Some(last) => log!("{peer}: event stream reconnected with Last-Event-ID {last}"),
         None => log!("{peer}: event stream opened"),
     }
     shared.streams.fetch_add(1, Ordering::Relaxed);
@@ -284,36 +372,21 @@ async fn events(
     let mut config = ServerConfig::default();
     config.retry = Some(RETRY);
     let mut writer = SseWriter::start(Tokio::new(tcp), config).await?;
-    // The replay, then the live ticks, as one stream, which ends if this client falls
-    // BACKLOG ticks behind: the ticker never waits for anyone, and `/drop` ends the
-    // stream at once even while a write is stuck on a client that does not read.
-    let sent = AtomicU64::new(resume.unwrap_or(0));
+    // The hub's deliveries as one stream, which ends if this client falls BACKLOG
+    // ticks behind (the hub drops it: the ticker never waits for anyone), and
+    // `/drop` ends it at once even while a write is stuck on a client that does
+    // not read.
+    let sent = Mutex::new(resume);
     let lagged = AtomicBool::new(false);
-    let live = futures_util::stream::unfold(live, |mut live| {
-        let lagged = &lagged;
-        async move {
-            match live.recv().await {
-                Ok(tick) => Some((tick, live)),
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    lagged.store(true, Ordering::Relaxed);
-                    None
-                }
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        }
-    });
-    let ticks = futures_util::stream::iter(replay)
-        .chain(live)
-        .filter_map(|tick| {
-            let new = tick.id > sent.load(Ordering::Relaxed);
-            if new {
-                sent.store(tick.id, Ordering::Relaxed);
-            }
-            std::future::ready(
-                new.then(|| ServerSentEvent::data(tick.data).id(tick.id.to_string())),
-            )
-        })
-        .boxed();
+    let ticks = futures_util::stream::unfold(&mut subscription, |subscription| async {
+        let Some((id, event)) = sse_event(subscription.next().await?, peer) else {
+            lagged.store(true, Ordering::Relaxed);
+            return None;
+        };
+        *sent.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+        Some((event, subscription))
+    })
+    .boxed();
     let why = tokio::select! {
         ended = writer.run(ticks) => match ended {
             Ok(()) if lagged.load(Ordering::Relaxed) => "too slow (it will resume)",
@@ -324,47 +397,43 @@ async fn events(
         },
         _ = drops.changed() => "dropped by /drop",
     };
-    let sent = sent.load(Ordering::Relaxed);
+    let sent = sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sent = sent.as_deref().unwrap_or("none");
     log!("{peer}: event stream closed after id {sent}: {why}");
     Ok(())
 }
 
-/// The ticks after `last_event_id` from the history (none for an id this server
-/// never sent), and the live ticks after them, subscribed under the history's lock
-/// so that no tick falls between the two.
-pub(crate) fn subscribe(
-    shared: &Shared,
-    last_event_id: Option<&str>,
-    peer: SocketAddr,
-) -> (Option<u64>, Vec<Tick>, broadcast::Receiver<Tick>) {
-    let resume = last_event_id.and_then(|id| id.parse::<u64>().ok());
-    let ticks = shared.ticks.lock().unwrap_or_else(|p| p.into_inner());
-    // An id this server never sent (from before a restart) resumes nothing.
-    let newest = ticks.0.back().map_or(0, |t| t.id);
-    let resume = resume.filter(|&last| last <= newest);
-    let replay: Vec<Tick> = match resume {
-        Some(last) => ticks.0.iter().filter(|t| t.id > last).cloned().collect(),
-        None => Vec::new(),
-    };
-    if let (Some(last), Some(oldest)) = (resume, ticks.0.front()) {
-        if oldest.id > last.saturating_add(1) {
-            log!("{peer}: Last-Event-ID {last} is older than the history: a gap");
+/// A hub delivery as an event of an event stream, with its id (the position): a
+/// discontinuity is `event: discontinuity` (see the module docs). `None` once the
+/// hub dropped the subscription (too slow: it resumes when the client reconnects).
+pub(crate) fn sse_event(delivery: Delivery, peer: SocketAddr) -> Option<(String, ServerSentEvent)> {
+    let (id, event) = match delivery {
+        Delivery::Event(event) => {
+            let data = String::from_utf8_lossy(&event.payload).into_owned();
+            (event.position, ServerSentEvent::data(data))
         }
-    }
-    (resume, replay, ticks.1.subscribe())
+        Delivery::Discontinuity(gap) => {
+            log!("{peer}: discontinuity: {}", discontinuity_json(&gap));
+            let data = discontinuity_json(&gap).to_string();
+            (
+                gap.resume,
+                ServerSentEvent::data(data).event("discontinuity"),
+            )
+        }
+        _ => return None,
+    };
+    let id = id.to_string();
+    Some((id.clone(), event.id(id)))
 }
 
-/// One chat member: its text messages go to every member.
-async fn chat(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    request: &UpgradeRequest,
-    leftover: &[u8],
-    shared: &Shared,
-) -> Result<(), BoxError> {
-    let ws =
-        tidings_io::accept_parsed(Tokio::new(tcp), request, leftover, chat_config(shared)).await?;
-    chat_session(ws, peer, shared).await
+/// The chat's resume token in a query (`since=EPOCH:OFFSET`, the colon perhaps
+/// percent-encoded).
+pub(crate) fn chat_resume(query: Option<&str>) -> Option<String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("since="))
+        .map(|token| token.replace("%3A", ":").replace("%3a", ":"))
 }
 
 /// The chat's connection settings.
@@ -375,43 +444,69 @@ pub(crate) fn chat_config(shared: &Shared) -> Config {
     config
 }
 
-/// One chat member on an open WebSocket (over TCP, TLS or an HTTP/2 stream).
+/// One chat member: its text messages go to every member, of every node; with
+/// `?since=EPOCH:OFFSET` it first gets what it missed.
+async fn chat(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    request: &UpgradeRequest,
+    leftover: &[u8],
+    shared: &Shared,
+) -> Result<(), BoxError> {
+    let resume = chat_resume(request.query());
+    let subscription = shared
+        .node
+        .subscribe(CHAT, since(resume.as_deref()))
+        .await?;
+    let config = chat_config(shared);
+    let ws = tidings_io::accept_parsed(Tokio::new(tcp), request, leftover, config).await?;
+    chat_session(ws, peer, shared, subscription, resume.as_deref()).await
+}
+
+/// One chat member on an open WebSocket (over TCP, TLS or an HTTP/2 stream), its
+/// `subscription` to the chat taken where it resumes.
 pub(crate) async fn chat_session<T>(
     ws: tidings_io::WebSocket<Tokio<T>>,
     peer: SocketAddr,
     shared: &Shared,
+    mut subscription: Subscription,
+    resume: Option<&str>,
 ) -> Result<(), BoxError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let compressed = ws.connection().config().deflate.is_some();
     log!(
-        "{peer}: WebSocket connected{}",
+        "{peer}: WebSocket connected{}{}",
         if compressed {
             " (permessage-deflate)"
         } else {
             ""
-        }
+        },
+        resume.map_or(String::new(), |since| format!(", resuming after {since}"))
     );
     let (mut reader, mut writer) = ws.split();
-    let mut inbox = shared.room.subscribe();
     let writing = tokio::spawn(async move {
         loop {
             tokio::select! {
-                received = inbox.recv() => match received {
-                    Ok(message) => match writer.send_prepared(&message).await {
+                delivery = subscription.next() => {
+                    let text = match delivery {
+                        Some(Delivery::Event(event)) => chat_message(&event),
+                        Some(Delivery::Discontinuity(gap)) => {
+                            serde_json::json!({ "discontinuity": discontinuity_json(&gap) })
+                                .to_string()
+                        }
+                        // Too slow: it resumes with its token when it reconnects.
+                        _ => return writer.close(CloseCode::TRY_AGAIN_LATER, "too slow").await,
+                    };
+                    match writer.send(Message::text(text)).await {
                         Ok(()) => {}
                         // The page's close arrived first: finish the closing
                         // handshake (the echo of its close) instead of dropping it.
                         Err(tidings_io::Error::Closed) => return writer.closed().await,
                         Err(e) => return Err(e),
-                    },
-                    // A slow page misses messages rather than growing a queue.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return writer.close(CloseCode::GOING_AWAY, "").await;
                     }
-                },
+                }
                 closed = writer.closed() => return closed,
             }
         }
@@ -421,7 +516,10 @@ where
     while let Some(message) = reader.recv().await {
         match message {
             Ok(Message::Text(text)) => {
-                let _ = shared.room.send(PreparedMessage::text(text));
+                let payload = Bytes::copy_from_slice(text.as_bytes());
+                if let Err(e) = shared.node.publish(CHAT, payload).await {
+                    log!("{peer}: chat message lost: {e}");
+                }
             }
             Ok(Message::Close(frame)) => close = describe_close(frame.as_ref()),
             Ok(_) => {}
@@ -439,4 +537,18 @@ where
         Err(e) => log!("{peer}: WebSocket failed: {e}"),
     }
     Ok(())
+}
+
+/// A chat message as sent to the members: the member's JSON object with its
+/// position added as `"id"`, or `{"id":..,"text":..}`.
+fn chat_message(event: &tidings_hub::Event) -> String {
+    let id = serde_json::Value::String(event.position.to_string());
+    let text = String::from_utf8_lossy(&event.payload);
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            object.insert("id".into(), id);
+            serde_json::Value::Object(object).to_string()
+        }
+        _ => serde_json::json!({ "id": id, "text": text }).to_string(),
+    }
 }

@@ -24,14 +24,17 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
+use tidings_io::broker::Subscription;
 use tidings_io::http::{ServeConfig, WebSocketUpgrade, serve_connection, sse_response};
 use tidings_io::sse::{ServerSentEvent, SseBody};
 use tidings_io::tls::{provider, rustls};
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 
 use crate::Failure;
-use crate::demo::{BoxError, PAGE, RETRY, Shared, chat_config, chat_session, subscribe};
+use crate::demo::{
+    BoxError, CHAT, PAGE, RETRY, Shared, TICKER, chat_config, chat_resume, chat_session, since,
+    sse_event,
+};
 
 /// Every response body of this server.
 type Body = UnsyncBoxBody<Bytes, BoxError>;
@@ -91,18 +94,27 @@ async fn route(
     let path = request.uri().path().to_owned();
     let version = request.version();
     Ok(match (request.method().clone(), path.as_str()) {
-        (_, "/ws") => full(match WebSocketUpgrade::from_request(&mut request) {
-            Ok(upgrade) => {
-                log!("{peer}: WebSocket over {version:?}");
-                let config = chat_config(&shared);
-                upgrade.config(config).on_upgrade(move |ws| async move {
-                    if let Err(e) = chat_session(ws, peer, &shared).await {
-                        log!("{peer}: {e}");
-                    }
-                })
-            }
-            Err(refusal) => refusal,
-        }),
+        (_, "/ws") => {
+            let resume = chat_resume(request.uri().query());
+            full(match WebSocketUpgrade::from_request(&mut request) {
+                Ok(upgrade) => {
+                    log!("{peer}: WebSocket over {version:?}");
+                    let config = chat_config(&shared);
+                    upgrade.config(config).on_upgrade(move |ws| async move {
+                        let session: Result<(), BoxError> = async {
+                            let since = since(resume.as_deref());
+                            let subscription = shared.node.subscribe(CHAT, since).await?;
+                            chat_session(ws, peer, &shared, subscription, resume.as_deref()).await
+                        }
+                        .await;
+                        if let Err(e) = session {
+                            log!("{peer}: {e}");
+                        }
+                    })
+                }
+                Err(refusal) => refusal,
+            })
+        }
         (Method::GET, "/") => {
             let mut page = Response::new(Full::new(Bytes::from_static(PAGE.as_bytes())));
             let html = hyper::header::HeaderValue::from_static("text/html; charset=utf-8");
@@ -113,9 +125,14 @@ async fn route(
             let last = request.headers().get("last-event-id");
             let last = last.and_then(|v| v.to_str().ok());
             log!("{peer}: event stream over {version:?}");
-            let events = SseBody::new(ticks(&shared, last, peer).boxed())
-                .keep_alive(Duration::from_secs(15));
-            sse_response(events.map_err(BoxError::from).boxed_unsync())
+            match shared.node.subscribe(TICKER, since(last)).await {
+                Ok(subscription) => {
+                    let events = SseBody::new(ticks(&shared, subscription, peer).boxed())
+                        .keep_alive(Duration::from_secs(15));
+                    sse_response(events.map_err(BoxError::from).boxed_unsync())
+                }
+                Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+            }
         }
         (Method::GET | Method::POST, "/drop") => {
             let open = shared.streams.load(Ordering::Relaxed);
@@ -138,38 +155,26 @@ async fn route(
     })
 }
 
-/// One event stream: `retry`, the history after `Last-Event-ID`, then the live
-/// ticks, until `/drop` or until it falls behind the live ticks (it resumes from
-/// the history when the browser reconnects).
+/// One event stream: `retry`, then the hub's deliveries from where `subscription`
+/// resumes (a discontinuity first if it cannot resume exactly), until `/drop` or
+/// until the hub drops it for falling behind (it resumes when the browser
+/// reconnects).
 fn ticks(
     shared: &Arc<Shared>,
-    last_event_id: Option<&str>,
+    subscription: Subscription,
     peer: SocketAddr,
 ) -> impl futures_util::Stream<Item = ServerSentEvent> + Send + 'static {
-    let (resume, replay, live) = subscribe(shared, last_event_id, peer);
     let open = Open::new(Arc::clone(shared));
     let mut drops = shared.drops.subscribe();
     drops.mark_unchanged();
-    let live = futures_util::stream::unfold(live, |mut live| async move {
-        match live.recv().await {
-            Ok(tick) => Some((tick, live)),
-            Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => {
-                None
-            }
-        }
-    });
-    let mut sent = resume.unwrap_or(0);
     let retry = ServerSentEvent::empty().retry(RETRY);
-    let events = futures_util::stream::iter(replay)
-        .chain(live)
-        .filter_map(move |tick| {
-            let _open = &open;
-            let new = tick.id > sent;
-            sent = sent.max(tick.id);
-            std::future::ready(
-                new.then(|| ServerSentEvent::data(tick.data).id(tick.id.to_string())),
-            )
-        });
+    let events = futures_util::stream::unfold(
+        (subscription, open),
+        move |(mut subscription, open)| async move {
+            let (_, event) = sse_event(subscription.next().await?, peer)?;
+            Some((event, (subscription, open)))
+        },
+    );
     futures_util::stream::iter([retry])
         .chain(events)
         .take_until(async move {

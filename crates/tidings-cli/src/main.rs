@@ -6,6 +6,8 @@
 //! tidings echo  --addr 127.0.0.1:9001   a WebSocket echo server
 //! tidings ws    URL                     stdin lines -> messages, messages -> stdout
 //! tidings sse   URL                     prints Server-Sent Events, reconnecting
+//! tidings pub   --redis URL TOPIC [MSG]  publishes to a topic shared through Redis
+//! tidings sub   --redis URL TOPIC        prints a topic's events, resuming --since
 //! ```
 //!
 //! Everything here is glue over `tidings-io`: the protocols live in the sans-IO
@@ -25,6 +27,7 @@ mod demo_tls;
 mod echo;
 mod header;
 mod net;
+mod pubsub;
 mod sse;
 mod tls;
 mod ws;
@@ -59,6 +62,10 @@ enum Command {
     Ws(ws::Args),
     /// Print the events of a Server-Sent Events stream, reconnecting with Last-Event-ID.
     Sse(sse::Args),
+    /// Publish messages (arguments or stdin lines) to a topic shared through Redis.
+    Pub(pubsub::PubArgs),
+    /// Print a topic's events as JSON lines, resuming after a position.
+    Sub(pubsub::SubArgs),
 }
 
 /// What ends a command: one line for the user.
@@ -80,6 +87,8 @@ fn main() -> ExitCode {
             Command::Echo(args) => echo::run(args).await,
             Command::Ws(args) => ws::run(args).await,
             Command::Sse(args) => sse::run(args).await,
+            Command::Pub(args) => pubsub::publish(args).await,
+            Command::Sub(args) => pubsub::subscribe(args).await,
         }
     });
     // Tasks still serving connections must not hold the exit.

@@ -11,6 +11,9 @@
 //! against `tidings demo --tls` all of them share the page's HTTP/2 connection;
 //! against the plain demo (HTTP/1.1) at most six connections open.
 //!
+//! The failover tests run two demo nodes sharing Redis (or NATS JetStream) behind
+//! haproxy, and kill the one the page is on (`tests/browser/failover.mjs`).
+//!
 //! The screenshot is saved as `browser-demo.png` in cargo's temp dir for tests
 //! (`target/tmp`), with `browser-demo.json`, what the page measured.
 //!
@@ -21,9 +24,12 @@
 
 mod common;
 
-use common::{programs, server};
+use common::daemons::{haproxy, nats, redis};
+use common::{Running, programs, server};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -92,6 +98,120 @@ fn the_demo_works_in_chromium() {
         "not a real screenshot: {} bytes",
         png.len()
     );
+}
+
+/// Two demo nodes sharing Redis behind haproxy; the page is open on node A, A is
+/// killed, and the page's EventSource and chat come back through haproxy on node B:
+/// the ticker with no gap and no duplicate (Last-Event-ID), the chat with its token,
+/// showing what was said while away (`tests/browser/failover.mjs`).
+#[test]
+fn the_demo_fails_over_to_another_node_in_chromium() {
+    const TEST: &str = "the_demo_fails_over_to_another_node_in_chromium";
+    let Some((chromium, node)) = prepare_for(TEST) else {
+        return;
+    };
+    let Some((_redis, url)) = redis(TEST) else {
+        return;
+    };
+    fails_over(
+        TEST,
+        &chromium,
+        &node,
+        "--redis",
+        &url,
+        "browser-failover.png",
+    );
+}
+
+/// The same, the nodes sharing NATS JetStream.
+#[test]
+fn the_demo_fails_over_on_nats_in_chromium() {
+    const TEST: &str = "the_demo_fails_over_on_nats_in_chromium";
+    let Some((chromium, node)) = prepare_for(TEST) else {
+        return;
+    };
+    let Some((_nats, url, _store)) = nats(TEST) else {
+        return;
+    };
+    fails_over(
+        TEST,
+        &chromium,
+        &node,
+        "--nats",
+        &url,
+        "browser-failover-nats.png",
+    );
+}
+
+fn fails_over(test: &str, chromium: &Path, node: &Path, broker: &str, url: &str, png: &str) {
+    let args = |name| [broker, url, "--node-name", name, "--tick-ms", "200"].map(String::from);
+    let (a, a_addr) = server("demo", &args("A").each_ref().map(String::as_str));
+    let (_b, b_addr) = server("demo", &args("B").each_ref().map(String::as_str));
+    let Some((_haproxy, front, _dir)) = haproxy(test, &[a_addr, b_addr]) else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let screenshot = out.join(png);
+    let mut session = Command::new(node)
+        .arg(dir.join("failover.mjs"))
+        .arg(format!("http://{front}/"))
+        .arg(&screenshot)
+        .arg(chromium)
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let (tx, lines) = mpsc::channel();
+    let stdout = session.stdout.take().expect("stdout");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ready = lines.recv_timeout(SESSION_TIMEOUT);
+    if ready.as_deref() == Ok("ready") {
+        // The page is on A (haproxy's `balance first`): kill A, say something
+        // while the page is away, and let the page go on.
+        drop(a);
+        let mut publisher = Running::start(&["pub", broker, url, "chat", "said while away"]);
+        publisher.line();
+        let _ = publisher.child.wait();
+        let mut stdin = session.stdin.take().expect("stdin");
+        let _ = writeln!(stdin, "go");
+    }
+    let deadline = Instant::now() + SESSION_TIMEOUT;
+    while session.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = session.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let output = session.wait_with_output().expect("node output");
+    let result: Vec<String> = lines.try_iter().collect();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!(
+        "page measured: {result:?}\nscreenshot: {}",
+        screenshot.display()
+    );
+    assert_eq!(ready.as_deref(), Ok("ready"), "stderr: {stderr}");
+    assert!(
+        output.status.success(),
+        "the browser session failed ({:?}); stdout: {result:?}\nstderr: {stderr}",
+        output.status
+    );
+    let result = result.join("\n");
+    for expected in [
+        "\"gaps\":0",
+        "\"duplicates\":0",
+        "\"discontinuities\":0",
+        "\"errors\":[]",
+    ] {
+        assert!(result.contains(expected), "missing {expected} in {result}");
+    }
 }
 
 /// `tidings demo --tls` in Chromium (`tests/browser/h2.mjs`): one page, 20

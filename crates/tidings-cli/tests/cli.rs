@@ -186,10 +186,12 @@ fn demo_serves_the_page_as_html() {
 fn sse_resumes_across_a_forced_drop_with_no_gap_and_no_duplicate() {
     let (_demo, addr) = server("demo", &["--tick-ms", "50"]);
     let client = Running::start(&["sse", "--json", &format!("http://{addr}/events")]);
+    // Ids are EPOCH:OFFSET; one epoch here (one node, no restart).
     let id = |line: String| -> u64 {
         let start = line.find("\"id\":\"").expect("an id") + 6;
         let end = start + line[start..].find('"').expect("a quote");
-        line[start..end].parse().expect("a numeric id")
+        let (_, offset) = line[start..end].split_once(':').expect("EPOCH:OFFSET");
+        offset.parse().expect("a numeric offset")
     };
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -220,8 +222,13 @@ fn ws_against_the_demo_chat_gets_its_message_back_and_closes_cleanly() {
     let mut stdin = client.stdin.take().expect("stdin");
     writeln!(stdin, "{line}").expect("write stdin");
     // The room's copy first, then the end of input: a close sent at once could
-    // overtake the broadcast, which the server does not send after a close.
-    assert_eq!(client.line(), line);
+    // overtake the broadcast, which the server does not send after a close. The
+    // copy carries its position, the resume token, as "id".
+    let copy: serde_json::Value = serde_json::from_str(&client.line()).expect("JSON");
+    assert_eq!((&copy["from"], &copy["seq"]), (&"test".into(), &1.into()));
+    assert_eq!(copy["text"], "hello room");
+    let id = copy["id"].as_str().expect("an id");
+    assert!(id.parse::<tidings_hub::StreamPosition>().is_ok(), "{id}");
     drop(stdin);
     let deadline = Instant::now() + TIMEOUT;
     let status = loop {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use crate::error::LocalError;
 use crate::position::{Epoch, StreamPosition};
-use crate::topic::{self, Topic};
+use crate::topic::{self, Segment, Topic};
 
 /// Limits and policies of a [`Hub`].
 #[derive(Clone, Debug)]
@@ -44,6 +44,12 @@ pub struct Config {
     pub max_topic_len: usize,
     /// The most subscriptions (default 1,000,000).
     pub max_subscriptions: usize,
+    /// Recovery from a broker (default `None`: the history in memory is all there
+    /// is). With `Some(limit)`, a resumption this hub cannot serve from memory (older
+    /// than its history, a gap it never held, another epoch, or beyond its last
+    /// event) asks the broker first, up to `limit` events per read, with
+    /// [`Hub::poll_fetch`]; see [`Fetch`].
+    pub fetch_limit: Option<usize>,
 }
 
 impl Default for Config {
@@ -57,6 +63,7 @@ impl Default for Config {
             max_topics: 10_000,
             max_topic_len: 256,
             max_subscriptions: 1_000_000,
+            fetch_limit: None,
         }
     }
 }
@@ -152,6 +159,30 @@ pub enum Reason {
     /// The position was unreadable ([`Since::Lost`]), or lies beyond the topic's last
     /// event (a history this hub does not know under the same epoch).
     Unknown,
+    /// The events may still be in the broker, but reading them failed
+    /// ([`Hub::handle_fetch_failed`]).
+    Unavailable,
+}
+
+/// A read this hub asks of its broker, from [`Hub::poll_fetch`]: up to `limit`
+/// events of `topic` after offset `after`, in order, together with the position of
+/// the broker's last event of the topic, read at the same instant (Redis: a script
+/// with `XRANGE` and `XREVRANGE ... COUNT 1`; JetStream: a consumer from a start
+/// sequence and the stream's state). Answer with [`Hub::handle_fetched`] or
+/// [`Hub::handle_fetch_failed`].
+///
+/// There is at most one fetch in flight per topic: every subscription that resumes
+/// while it is in flight, from a position it covers, is served by its answer, so a
+/// thousand clients reconnecting at once after a node went down cost the broker one
+/// read, not a thousand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetch {
+    /// The topic to read.
+    pub topic: String,
+    /// The offset to read after (exclusive).
+    pub after: u64,
+    /// The most events to return.
+    pub limit: usize,
 }
 
 #[derive(Debug)]
@@ -163,6 +194,10 @@ struct Subscription {
     cursor: u64,
     /// A discontinuity to deliver before anything else.
     pending: Option<Discontinuity>,
+    /// Waiting for a fetch from the broker, to resume after this position.
+    fetching: Option<StreamPosition>,
+    /// Events read from the broker, older than the history, that it reads first.
+    segment: Option<Segment>,
     /// On its topic's waiting list.
     waiting: bool,
     /// On the hub's ready list.
@@ -182,7 +217,10 @@ struct Slot {
 /// # Call protocol
 ///
 /// * **Inputs:** [`publish`](Self::publish) an event (this hub numbers it), or
-///   [`handle_event`](Self::handle_event) an event a broker numbered.
+///   [`handle_event`](Self::handle_event) an event a broker numbered;
+///   [`handle_fetched`](Self::handle_fetched) or
+///   [`handle_fetch_failed`](Self::handle_fetch_failed) the broker's answer to a
+///   [`Fetch`].
 /// * **Commands:** [`subscribe`](Self::subscribe) from a [`Since`],
 ///   [`unsubscribe`](Self::unsubscribe).
 /// * **Outputs:** [`poll_ready`](Self::poll_ready) names the subscriptions that have
@@ -190,6 +228,9 @@ struct Slot {
 ///   until `None` (the subscription then waits for its topic's next event) or until
 ///   the connection cannot take more (the subscription keeps its place: poll it
 ///   again when the connection can, whether or not `poll_ready` names it).
+///   With [`Config::fetch_limit`], [`poll_fetch`](Self::poll_fetch) names the reads
+///   to make from the broker (after subscribing, and after polling deliveries: a
+///   subscription reading fetched events asks for the next piece).
 /// * **Getters:** [`position`](Self::position), counts.
 ///
 /// Time is a value the caller passes in (`now`, since an epoch of its choosing); it
@@ -227,6 +268,9 @@ pub struct Hub {
     ready: VecDeque<SubscriptionId>,
     seed: u64,
     epochs_drawn: u64,
+    /// Topics with subscriptions waiting for a fetch and none in flight (possibly
+    /// stale: checked when polled).
+    fetches: VecDeque<String>,
 }
 
 impl Hub {
@@ -244,6 +288,7 @@ impl Hub {
             ready: VecDeque::new(),
             seed,
             epochs_drawn: 0,
+            fetches: VecDeque::new(),
         }
     }
 
@@ -333,6 +378,30 @@ impl Hub {
         Ok(true)
     }
 
+    /// Takes the position of the broker's last event of `topic` (created if needed),
+    /// learnt when this node starts following the topic, or again after it lost
+    /// the broker for a while: subscribe only once the topic's head is known, so
+    /// that positions are taken in the broker's epoch.
+    ///
+    /// A head of another epoch starts the history again there (the broker's was
+    /// lost, or this hub knew nothing yet); a head past the last event starts it
+    /// again after a gap (subscriptions behind it fetch the gap, with
+    /// [`Config::fetch_limit`], or get a [`Reason::Gap`] discontinuity); an older
+    /// head is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`], [`LocalError::TooManyTopics`].
+    pub fn handle_head(&mut self, topic: &str, head: StreamPosition) -> Result<(), LocalError> {
+        let create = || Topic::new(head.epoch, head.offset);
+        let state = topic_entry(&mut self.topics, &self.config, topic, create)?;
+        if state.epoch != head.epoch || state.last < head.offset {
+            state.restart(head.epoch, head.offset);
+            self.wake(topic);
+        }
+        Ok(())
+    }
+
     /// Subscribes to `topic` (created if needed) from `since`. The subscription is on
     /// the ready list at once if it has something to deliver.
     ///
@@ -362,10 +431,11 @@ impl Hub {
                 resume: earliest,
             })
         };
-        let (cursor, pending) = match since {
-            Since::Live => (state.last, None),
-            Since::Earliest => (earliest.offset, None),
-            Since::Lost => (earliest.offset, missed(Reason::Unknown, None)),
+        let recovers = self.config.fetch_limit.is_some();
+        let (cursor, pending, fetching) = match since {
+            Since::Live => (state.last, None, None),
+            Since::Earliest => (earliest.offset, None, None),
+            Since::Lost => (earliest.offset, missed(Reason::Unknown, None), None),
             Since::After(from) => {
                 let reason = if from.epoch != state.epoch {
                     Some(Reason::EpochChanged)
@@ -378,8 +448,10 @@ impl Hub {
                     None
                 };
                 match reason {
-                    Some(reason) => (earliest.offset, missed(reason, Some(from))),
-                    None => (from.offset, None),
+                    // The broker may know better: ask it before giving up.
+                    Some(_) if recovers => (earliest.offset, None, Some(from)),
+                    Some(reason) => (earliest.offset, missed(reason, Some(from)), None),
+                    None => (from.offset, None, None),
                 }
             }
         };
@@ -390,9 +462,16 @@ impl Hub {
             epoch: state.epoch,
             cursor,
             pending,
+            fetching,
+            segment: None,
             waiting: false,
             ready: false,
         };
+        if fetching.is_some() {
+            let id = self.insert(subscription);
+            self.wait_for_fetch(id);
+            return Ok(id);
+        }
         let id = self.insert(subscription);
         if has_more {
             self.make_ready(id);
@@ -414,11 +493,204 @@ impl Hub {
             if subscription.waiting {
                 topic.waiting.retain(|waiting| *waiting != id);
             }
+            if subscription.fetching.is_some() {
+                topic.fetch_waiters.retain(|waiting| *waiting != id);
+            }
             if topic.is_idle() {
                 self.topics.remove(&subscription.topic);
             }
         }
         Ok(())
+    }
+
+    /// The next read to ask of the broker, if a subscription waits for one (only
+    /// with [`Config::fetch_limit`]). See [`Fetch`].
+    pub fn poll_fetch(&mut self) -> Option<Fetch> {
+        let limit = self.config.fetch_limit?.max(1);
+        while let Some(name) = self.fetches.pop_front() {
+            let Some(topic) = self.topics.get_mut(&name) else {
+                continue;
+            };
+            topic.fetch_queued = false;
+            if topic.fetch_in_flight.is_some() {
+                continue;
+            }
+            let slots = &self.slots;
+            topic
+                .fetch_waiters
+                .retain(|id| lookup(slots, *id).is_some_and(|s| s.fetching.is_some()));
+            let after = topic
+                .fetch_waiters
+                .iter()
+                .filter_map(|id| lookup(slots, *id)?.fetching)
+                .map(|from| from.offset)
+                .min();
+            if let Some(after) = after {
+                topic.fetch_in_flight = Some(after);
+                return Some(Fetch {
+                    topic: name,
+                    after,
+                    limit,
+                });
+            }
+        }
+        None
+    }
+
+    /// Takes the broker's answer to the [`Fetch`] in flight for `topic`: `head` is
+    /// the position of the broker's last event of the topic, `events` the events
+    /// after [`Fetch::after`] (offset and payload, in order, at most
+    /// [`Fetch::limit`]; more are ignored), both read at the same instant.
+    ///
+    /// Each subscription waiting for it resumes: exactly, from the events; or with a
+    /// [`Discontinuity`] when the broker no longer holds them ([`Reason::Expired`])
+    /// or its position is beyond the broker's last event ([`Reason::Unknown`]). A
+    /// position of another epoch than the head's gets a [`Reason::EpochChanged`]
+    /// discontinuity at once, then waits for a fetch of the head's epoch from its
+    /// beginning. Those that resume from before
+    /// [`Fetch::after`], or past what a full answer covers, wait for the next fetch.
+    /// A topic that holds no history yet in another epoch takes `head` as its
+    /// position. An answer when no fetch is in flight is ignored.
+    pub fn handle_fetched<I>(&mut self, topic: &str, head: StreamPosition, events: I, now: Duration)
+    where
+        I: IntoIterator<Item = (u64, Bytes)>,
+    {
+        let Some(limit) = self.config.fetch_limit.map(|limit| limit.max(1)) else {
+            return;
+        };
+        let Some(state) = self.topics.get_mut(topic) else {
+            return;
+        };
+        let Some(after) = state.fetch_in_flight.take() else {
+            return;
+        };
+        // The run of events after `after`, without a hole, up to the head.
+        let mut first = None;
+        let mut payloads = Vec::new();
+        let mut answered = 0;
+        for (offset, payload) in events.into_iter().take(limit) {
+            answered += 1;
+            if offset <= after || offset > head.offset {
+                continue;
+            }
+            match first {
+                None => first = Some(offset),
+                Some(first) if Some(offset) == first.checked_add(payloads.len() as u64) => {}
+                Some(_) => break,
+            }
+            payloads.push(payload);
+        }
+        let full = answered >= limit;
+        let segment = first.map(|first| Segment::new(first, payloads));
+        state.trim(now, &self.config);
+        if state.history_len() == 0 && state.epoch != head.epoch {
+            // A topic this hub knows nothing of yet (its epoch is one this hub drew):
+            // the broker's is the one.
+            state.restart(head.epoch, head.offset);
+        }
+        let earliest = StreamPosition::new(state.epoch, state.first() - 1);
+        let mut again = Vec::new();
+        for id in core::mem::take(&mut state.fetch_waiters) {
+            let Some(subscription) = lookup_mut(&mut self.slots, id) else {
+                continue;
+            };
+            let Some(from) = subscription.fetching else {
+                continue;
+            };
+            if from.epoch != head.epoch {
+                // Another history: said at once, then all the broker holds of the
+                // new one, with the next fetch.
+                let resume = StreamPosition::new(head.epoch, 0);
+                subscription.pending = Some(Discontinuity {
+                    reason: Reason::EpochChanged,
+                    from: Some(from),
+                    resume,
+                });
+                subscription.fetching = Some(resume);
+                (subscription.epoch, subscription.cursor) = (resume.epoch, 0);
+                if !subscription.ready {
+                    subscription.ready = true;
+                    self.ready.push_back(id);
+                }
+                again.push(id);
+                continue;
+            }
+            // (reason, resume, segment) for this subscription.
+            let resumed = if from.offset > head.offset {
+                Err(Reason::Unknown)
+            } else if from.offset < after {
+                again.push(id);
+                continue;
+            } else if from.offset == head.offset {
+                Ok((None, from, None))
+            } else {
+                match &segment {
+                    Some(segment) if from.offset < segment.first().saturating_sub(1) => {
+                        let resume = StreamPosition::new(head.epoch, segment.first() - 1);
+                        Ok((Some(Reason::Expired), resume, Some(segment.clone())))
+                    }
+                    Some(segment) if from.offset < segment.last() => {
+                        Ok((None, from, Some(segment.clone())))
+                    }
+                    _ if full => {
+                        again.push(id);
+                        continue;
+                    }
+                    _ => Err(Reason::Expired),
+                }
+            };
+            let (reason, resume, segment) = match resumed {
+                Ok(resumed) => resumed,
+                Err(reason) => (Some(reason), earliest, None),
+            };
+            subscription.fetching = None;
+            subscription.epoch = resume.epoch;
+            subscription.cursor = resume.offset;
+            subscription.segment = segment;
+            pend(&mut subscription.pending, reason, from, resume);
+            if !subscription.ready {
+                subscription.ready = true;
+                self.ready.push_back(id);
+            }
+        }
+        if !again.is_empty() {
+            state.fetch_waiters = again;
+            state.fetch_queued = true;
+            self.fetches.push_back(topic.into());
+        }
+    }
+
+    /// The [`Fetch`] in flight for `topic` failed (the broker could not be read):
+    /// every subscription waiting for a fetch of it gets a [`Reason::Unavailable`]
+    /// discontinuity and goes on from the history in memory.
+    pub fn handle_fetch_failed(&mut self, topic: &str) {
+        let Some(state) = self.topics.get_mut(topic) else {
+            return;
+        };
+        if state.fetch_in_flight.take().is_none() {
+            return;
+        }
+        let earliest = StreamPosition::new(state.epoch, state.first() - 1);
+        for id in core::mem::take(&mut state.fetch_waiters) {
+            let Some(subscription) = lookup_mut(&mut self.slots, id) else {
+                continue;
+            };
+            let Some(from) = subscription.fetching.take() else {
+                continue;
+            };
+            subscription.epoch = earliest.epoch;
+            subscription.cursor = earliest.offset;
+            pend(
+                &mut subscription.pending,
+                Some(Reason::Unavailable),
+                from,
+                earliest,
+            );
+            if !subscription.ready {
+                subscription.ready = true;
+                self.ready.push_back(id);
+            }
+        }
     }
 
     /// The next subscription with something to deliver, once per wake-up. Stale
@@ -454,8 +726,26 @@ impl Hub {
         if let Some(discontinuity) = subscription.pending.take() {
             return Some(Delivery::Discontinuity(discontinuity));
         }
+        if subscription.fetching.is_some() {
+            return None;
+        }
         let topic = self.topics.get_mut(&subscription.topic)?;
         topic.trim(now, config);
+        let recovers = config.fetch_limit.is_some();
+        let next = subscription.cursor.saturating_add(1);
+        let in_history = subscription.epoch == topic.epoch && next >= topic.first();
+        if let Some(segment) = subscription.segment.as_ref().filter(|_| !in_history) {
+            if let Some(payload) = segment.get(next) {
+                subscription.cursor = next;
+                return Some(Delivery::Event(Event {
+                    position: StreamPosition::new(subscription.epoch, next),
+                    payload: payload.clone(),
+                }));
+            }
+        }
+        // Past the segment (if any): the history serves from here, or the broker
+        // again.
+        let from_segment = subscription.segment.take().is_some();
         let from = StreamPosition::new(subscription.epoch, subscription.cursor);
         let earliest = topic.first() - 1;
         let reach = config
@@ -464,13 +754,32 @@ impl Hub {
         let reason = if subscription.epoch != topic.epoch {
             Some(Reason::EpochChanged)
         } else if subscription.cursor > topic.last {
-            Some(Reason::Unknown)
+            // With a broker, a cursor ahead of this hub is one the broker confirmed:
+            // the events are on their way.
+            (!recovers).then_some(Reason::Unknown)
         } else if subscription.cursor < reach {
-            let gap = subscription.cursor.saturating_add(1) < topic.continuous_from;
+            let gap = next < topic.continuous_from;
             Some(if gap { Reason::Gap } else { Reason::Lagged })
         } else {
             None
         };
+        if recovers
+            && (reason == Some(Reason::Gap) || (from_segment && reason == Some(Reason::Lagged)))
+        {
+            // Events this hub never held (or past the fetched segment): the broker
+            // may have them.
+            subscription.fetching = Some(from);
+            if subscription.waiting {
+                subscription.waiting = false;
+                topic.waiting.retain(|waiting| *waiting != id);
+            }
+            topic.fetch_waiters.push(id);
+            if topic.fetch_in_flight.is_none() && !topic.fetch_queued {
+                topic.fetch_queued = true;
+                self.fetches.push_back(subscription.topic.clone());
+            }
+            return None;
+        }
         if let Some(reason) = reason {
             if reason == Reason::Lagged && config.lag_policy == LagPolicy::Drop {
                 return Some(Delivery::Dropped);
@@ -489,7 +798,7 @@ impl Hub {
                 resume,
             }));
         }
-        match topic.get(subscription.cursor + 1) {
+        match (subscription.cursor.checked_add(1)).and_then(|next| topic.get(next)) {
             Some(entry) => {
                 subscription.cursor = entry.offset;
                 Some(Delivery::Event(Event {
@@ -538,6 +847,22 @@ impl Hub {
                     }
                 }
             }
+        }
+    }
+
+    /// Puts `id` (whose `fetching` is set) on its topic's fetch list, and the topic
+    /// on the hub's if no fetch of it is in flight or queued.
+    fn wait_for_fetch(&mut self, id: SubscriptionId) {
+        let Some(subscription) = lookup(&self.slots, id) else {
+            return;
+        };
+        let Some(topic) = self.topics.get_mut(&subscription.topic) else {
+            return;
+        };
+        topic.fetch_waiters.push(id);
+        if topic.fetch_in_flight.is_none() && !topic.fetch_queued {
+            topic.fetch_queued = true;
+            self.fetches.push_back(subscription.topic.clone());
         }
     }
 
@@ -593,6 +918,42 @@ impl Hub {
         self.live -= 1;
         Some(subscription)
     }
+}
+
+/// Records a discontinuity (`reason`, from `from`, resuming after `resume`) to
+/// deliver next. One not yet delivered (an epoch change said before a fetch of the
+/// new epoch) stays, with its resume moved on: one discontinuity covers both.
+fn pend(
+    pending: &mut Option<Discontinuity>,
+    reason: Option<Reason>,
+    from: StreamPosition,
+    resume: StreamPosition,
+) {
+    match (pending.as_mut(), reason) {
+        (Some(pending), Some(_)) => pending.resume = resume,
+        (Some(_), None) => {}
+        (None, reason) => {
+            *pending = reason.map(|reason| Discontinuity {
+                reason,
+                from: Some(from),
+                resume,
+            });
+        }
+    }
+}
+
+fn lookup(slots: &[Slot], id: SubscriptionId) -> Option<&Subscription> {
+    let slot = slots.get(usize::try_from(id.index).ok()?)?;
+    (slot.generation == id.generation)
+        .then_some(slot.subscription.as_ref())
+        .flatten()
+}
+
+fn lookup_mut(slots: &mut [Slot], id: SubscriptionId) -> Option<&mut Subscription> {
+    let slot = slots.get_mut(usize::try_from(id.index).ok()?)?;
+    (slot.generation == id.generation)
+        .then_some(slot.subscription.as_mut())
+        .flatten()
 }
 
 /// `name`'s state in `topics`, made with `create` if the topic does not exist.
@@ -909,5 +1270,287 @@ mod tests {
             other.publish("a", Bytes::new(), NOW).unwrap().epoch,
             a.epoch
         );
+    }
+
+    /// A hub in front of a broker that holds `1..=last` of epoch 0xe, of which
+    /// the hub has seen the last `history`.
+    fn brokered(history: usize, limit: usize, last: u64) -> (Hub, Vec<(u64, Bytes)>) {
+        let mut hub = hub(Config {
+            history_events: history,
+            fetch_limit: Some(limit),
+            ..Config::default()
+        });
+        let broker: Vec<_> = (1..=last)
+            .map(|offset| (offset, Bytes::from(format!("e{offset}"))))
+            .collect();
+        for (offset, payload) in &broker[broker.len().saturating_sub(history)..] {
+            let at = StreamPosition::new(E, *offset);
+            hub.handle_event("t", at, payload.clone(), NOW).unwrap();
+        }
+        (hub, broker)
+    }
+
+    const E: Epoch = Epoch(0xe);
+
+    /// Answers `fetch` from `broker` (all of it still held).
+    fn answer(hub: &mut Hub, fetch: &Fetch, broker: &[(u64, Bytes)]) {
+        let head = StreamPosition::new(E, broker.last().map_or(0, |event| event.0));
+        let events = broker
+            .iter()
+            .filter(|event| event.0 > fetch.after)
+            .take(fetch.limit)
+            .cloned();
+        hub.handle_fetched(&fetch.topic, head, events, NOW);
+    }
+
+    #[test]
+    fn a_resume_older_than_the_history_is_fetched_from_the_broker() {
+        let (mut hub, broker) = brokered(2, 100, 6);
+        let id = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 1)), NOW)
+            .unwrap();
+        assert_eq!(hub.poll_ready(), None, "nothing until the broker answers");
+        assert_eq!(hub.poll_delivery(id, NOW), None);
+        let fetch = hub.poll_fetch().unwrap();
+        assert_eq!(
+            fetch,
+            Fetch {
+                topic: "t".into(),
+                after: 1,
+                limit: 100
+            }
+        );
+        assert_eq!(hub.poll_fetch(), None, "one fetch");
+        answer(&mut hub, &fetch, &broker);
+        assert_eq!(hub.poll_ready(), Some(id));
+        let got = drain(&mut hub, id);
+        assert_eq!(offsets(&got), [2, 3, 4, 5, 6], "no gap, no duplicate");
+        let Delivery::Event(event) = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert_eq!(&event.payload[..], b"e2");
+        // And then live.
+        hub.handle_event("t", StreamPosition::new(E, 7), Bytes::new(), NOW)
+            .unwrap();
+        assert_eq!(offsets(&drain(&mut hub, id)), [7]);
+    }
+
+    #[test]
+    fn simultaneous_resumes_share_one_fetch() {
+        let (mut hub, broker) = brokered(2, 100, 20);
+        let ids: Vec<_> = [4, 1, 9]
+            .map(|offset| {
+                hub.subscribe("t", Since::After(StreamPosition::new(E, offset)), NOW)
+                    .unwrap()
+            })
+            .into();
+        let fetch = hub.poll_fetch().unwrap();
+        assert_eq!(fetch.after, 1, "from the oldest position");
+        // Resumes while it is in flight: one it covers, one from further back.
+        let covered = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 12)), NOW)
+            .unwrap();
+        let older = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 0)), NOW)
+            .unwrap();
+        assert_eq!(hub.poll_fetch(), None, "one fetch in flight per topic");
+        answer(&mut hub, &fetch, &broker);
+        for (id, from) in ids.iter().zip([4, 1, 9]).chain([(&covered, 12)]) {
+            let expected: Vec<u64> = (from + 1..=20).collect();
+            assert_eq!(offsets(&drain(&mut hub, *id)), expected);
+        }
+        assert_eq!(hub.poll_delivery(older, NOW), None);
+        let again = hub.poll_fetch().unwrap();
+        assert_eq!(again.after, 0);
+        answer(&mut hub, &again, &broker);
+        assert_eq!(
+            offsets(&drain(&mut hub, older)),
+            (1..=20).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn long_recoveries_are_read_in_pieces_up_to_the_history() {
+        let (mut hub, broker) = brokered(3, 4, 30);
+        let id = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 2)), NOW)
+            .unwrap();
+        let mut got = Vec::new();
+        let mut fetches = 0;
+        loop {
+            got.extend(drain(&mut hub, id));
+            let Some(fetch) = hub.poll_fetch() else { break };
+            assert_eq!(fetch.limit, 4);
+            fetches += 1;
+            answer(&mut hub, &fetch, &broker);
+        }
+        assert_eq!(offsets(&got), (3..=30).collect::<Vec<_>>());
+        assert_eq!(got.len(), 28, "no discontinuity");
+        assert_eq!(fetches, 7, "25 events before the history, 4 at a time");
+    }
+
+    #[test]
+    fn what_the_broker_no_longer_holds_is_a_discontinuity() {
+        let (mut hub, broker) = brokered(2, 100, 10);
+        let at = |offset| StreamPosition::new(E, offset);
+        let expired = hub.subscribe("t", Since::After(at(2)), NOW).unwrap();
+        let other_epoch = StreamPosition::new(Epoch(0xf), 3);
+        let stale = hub.subscribe("t", Since::After(other_epoch), NOW).unwrap();
+        let beyond = hub.subscribe("t", Since::After(at(50)), NOW).unwrap();
+        let fetch = hub.poll_fetch().unwrap();
+        // The broker trimmed everything before 6.
+        answer(&mut hub, &fetch, &broker[5..]);
+        let got = drain(&mut hub, expired);
+        let gap = discontinuity(&got[0]);
+        assert_eq!(
+            (gap.reason, gap.from, gap.resume),
+            (Reason::Expired, Some(at(2)), at(5))
+        );
+        assert_eq!(offsets(&got), [6, 7, 8, 9, 10]);
+        // Another epoch: said at once, then the new one from its beginning.
+        let got = drain(&mut hub, stale);
+        let gap = discontinuity(&got[0]);
+        assert_eq!((gap.reason, gap.resume), (Reason::EpochChanged, at(0)));
+        assert_eq!(got.len(), 1);
+        let fetch = hub.poll_fetch().unwrap();
+        assert_eq!(fetch.after, 0);
+        answer(&mut hub, &fetch, &broker[5..]);
+        let got = drain(&mut hub, stale);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Expired);
+        assert_eq!(offsets(&got), [6, 7, 8, 9, 10]);
+        let got = drain(&mut hub, beyond);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Unknown);
+        assert_eq!(offsets(&got), [9, 10]);
+        // A broker that cannot be read.
+        let unread = hub.subscribe("t", Since::After(at(1)), NOW).unwrap();
+        hub.poll_fetch().unwrap();
+        hub.handle_fetch_failed("t");
+        let got = drain(&mut hub, unread);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::Unavailable);
+        assert_eq!(offsets(&got), [9, 10]);
+    }
+
+    #[test]
+    fn a_node_that_just_joined_or_lags_the_broker_waits_for_it() {
+        // A fresh node: the topic is unknown; the client saw 3 of 5.
+        let mut hub = hub(Config {
+            fetch_limit: Some(100),
+            ..Config::default()
+        });
+        let broker: Vec<_> = (1..=5).map(|offset| (offset, Bytes::new())).collect();
+        let fresh = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 3)), NOW)
+            .unwrap();
+        // And a client that saw 7, ahead of what this node has read so far.
+        let ahead = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 7)), NOW)
+            .unwrap();
+        let fetch = hub.poll_fetch().unwrap();
+        answer(&mut hub, &fetch, &broker);
+        assert_eq!(hub.position("t"), Some(StreamPosition::new(E, 5)));
+        assert_eq!(offsets(&drain(&mut hub, fresh)), [4, 5]);
+        assert_eq!(
+            discontinuity(&drain(&mut hub, ahead)[0]).reason,
+            Reason::Unknown
+        );
+        // Now the broker is at 7 and the node at 5: the client that saw 7 waits.
+        let mut broker = broker;
+        broker.extend((6..=7).map(|offset| (offset, Bytes::new())));
+        let ahead = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 7)), NOW)
+            .unwrap();
+        let fetch = hub.poll_fetch().unwrap();
+        answer(&mut hub, &fetch, &broker);
+        assert_eq!(drain(&mut hub, ahead), []);
+        for offset in 6..=8 {
+            let at = StreamPosition::new(E, offset);
+            hub.handle_event("t", at, Bytes::new(), NOW).unwrap();
+        }
+        assert_eq!(offsets(&drain(&mut hub, ahead)), [8]);
+        assert_eq!(offsets(&drain(&mut hub, fresh)), [6, 7, 8]);
+    }
+
+    #[test]
+    fn a_gap_in_what_the_node_read_is_fetched() {
+        let (mut hub, mut broker) = brokered(10, 100, 3);
+        let id = hub.subscribe("t", Since::Live, NOW).unwrap();
+        // The node's reader missed 4..=6 (a reconnection to the broker).
+        broker.extend((4..=7).map(|offset| (offset, Bytes::from(format!("e{offset}")))));
+        hub.handle_event("t", StreamPosition::new(E, 7), Bytes::from("e7"), NOW)
+            .unwrap();
+        assert_eq!(drain(&mut hub, id), []);
+        let fetch = hub.poll_fetch().unwrap();
+        assert_eq!(fetch.after, 3);
+        answer(&mut hub, &fetch, &broker);
+        assert_eq!(offsets(&drain(&mut hub, id)), [4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn ended_subscriptions_and_stray_answers_are_harmless() {
+        let (mut hub, broker) = brokered(2, 100, 6);
+        let id = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, 1)), NOW)
+            .unwrap();
+        hub.unsubscribe(id).unwrap();
+        assert_eq!(hub.poll_fetch(), None, "nobody waits any more");
+        let stray = Fetch {
+            topic: "t".into(),
+            after: 0,
+            limit: 100,
+        };
+        answer(&mut hub, &stray, &broker);
+        hub.handle_fetch_failed("t");
+        hub.handle_fetch_failed("nope");
+        assert_eq!(hub.poll_ready(), None);
+        assert_eq!(hub.subscriptions(), 0);
+    }
+
+    #[test]
+    fn the_head_of_the_broker_sets_the_epoch_before_anyone_subscribes() {
+        let mut hub = hub(Config {
+            fetch_limit: Some(8),
+            ..Config::default()
+        });
+        let head = StreamPosition::new(E, 40);
+        hub.handle_head("t", head).unwrap();
+        assert_eq!(hub.position("t"), Some(head));
+        let live = hub.subscribe("t", Since::Live, NOW).unwrap();
+        let exact = hub.subscribe("t", Since::After(head), NOW).unwrap();
+        hub.handle_head("t", StreamPosition::new(E, 39)).unwrap();
+        assert_eq!(hub.position("t"), Some(head), "an older head is ignored");
+        hub.handle_event("t", StreamPosition::new(E, 41), Bytes::new(), NOW)
+            .unwrap();
+        assert_eq!(offsets(&drain(&mut hub, live)), [41]);
+        assert_eq!(offsets(&drain(&mut hub, exact)), [41]);
+        // The broker lost the topic.
+        hub.handle_head("t", StreamPosition::new(Epoch(0xf), 0))
+            .unwrap();
+        assert_eq!(hub.poll_ready(), Some(live));
+        let got = drain(&mut hub, live);
+        assert_eq!(discontinuity(&got[0]).reason, Reason::EpochChanged);
+        assert_eq!(hub.handle_head("", head), Err(LocalError::InvalidTopic));
+    }
+
+    #[test]
+    fn answers_at_the_end_of_the_offsets_are_harmless() {
+        let mut hub = hub(Config {
+            fetch_limit: Some(4),
+            ..Config::default()
+        });
+        let top = StreamPosition::new(E, u64::MAX);
+        hub.handle_head("t", StreamPosition::new(E, u64::MAX - 1))
+            .unwrap();
+        let id = hub
+            .subscribe("t", Since::After(StreamPosition::new(E, u64::MAX - 3)), NOW)
+            .unwrap();
+        let fetch = hub.poll_fetch().unwrap();
+        let events = [u64::MAX - 2, u64::MAX - 1, u64::MAX, u64::MAX, 0, 5];
+        let events = events.map(|offset| (offset, Bytes::new()));
+        hub.handle_fetched(&fetch.topic, top, events, NOW);
+        let got = drain(&mut hub, id);
+        // Up to the node's head; the last one comes from the node's follower.
+        assert_eq!(offsets(&got), [u64::MAX - 2, u64::MAX - 1]);
+        hub.handle_event("t", top, Bytes::new(), NOW).unwrap();
+        assert_eq!(offsets(&drain(&mut hub, id)), [u64::MAX]);
     }
 }

@@ -17,6 +17,10 @@
 //! * Events numbered by this hub ([`Hub::publish`]) or by a broker
 //!   ([`Hub::handle_event`]: Redis Streams, NATS JetStream), with duplicates
 //!   ignored and gaps made explicit.
+//! * Recovery from the broker ([`Config::fetch_limit`]): a resumption from older
+//!   than the history in memory (or from events this node never saw) becomes a
+//!   [`Fetch`] the binding reads from the broker, one per topic however many clients
+//!   resume at once; only what the broker no longer holds is a discontinuity.
 //!
 //! # What is not here
 //!
@@ -34,7 +38,11 @@
 //!     payload, now)  (a broker's)  ┘ history │
 //!                                            └─► poll_delivery(id, now) ─►
 //!   subscribe(topic, Since, now) ─► cursor         Event { position, payload }
-//!   unsubscribe(id)                                 | Discontinuity | Dropped
+//!   unsubscribe(id)                  │              | Discontinuity | Dropped
+//!                                    │ older than the history
+//!                                    ▼
+//!   poll_fetch() ─► Fetch { topic, after, limit } ─► the broker reads (XRANGE)
+//!   handle_fetched(topic, head, events, now) ◄──────┘  (or handle_fetch_failed)
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -49,6 +57,6 @@ mod topic;
 
 pub use error::{LocalError, PositionError};
 pub use hub::{
-    Config, Delivery, Discontinuity, Event, Hub, LagPolicy, Reason, Since, SubscriptionId,
+    Config, Delivery, Discontinuity, Event, Fetch, Hub, LagPolicy, Reason, Since, SubscriptionId,
 };
 pub use position::{Epoch, StreamPosition};

@@ -18,6 +18,8 @@
 //!   not lag.
 
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -44,9 +46,50 @@ pub(crate) struct Topic {
     /// Payload bytes in `history`.
     bytes: usize,
     /// Subscriptions at the head, to be woken by the next event (possibly stale).
-    pub(crate) waiting: alloc::vec::Vec<SubscriptionId>,
+    pub(crate) waiting: Vec<SubscriptionId>,
     /// Live subscriptions to this topic.
     pub(crate) subscriptions: usize,
+    /// Subscriptions waiting for a fetch from the broker (possibly stale).
+    pub(crate) fetch_waiters: Vec<SubscriptionId>,
+    /// The `after` of the fetch in flight.
+    pub(crate) fetch_in_flight: Option<u64>,
+    /// On the hub's list of topics to fetch for.
+    pub(crate) fetch_queued: bool,
+}
+
+/// Events read from the broker, older than a topic's history: `first` and the ones
+/// after it, without a hole. Shared by every subscription the fetch served, and freed
+/// when the last of them has read past it.
+#[derive(Clone, Debug)]
+pub(crate) struct Segment {
+    first: u64,
+    payloads: Arc<[Bytes]>,
+}
+
+impl Segment {
+    pub(crate) fn new(first: u64, payloads: Vec<Bytes>) -> Self {
+        Self {
+            first,
+            payloads: payloads.into(),
+        }
+    }
+
+    /// The offset of the oldest event (the segment is never empty).
+    pub(crate) fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// The offset of the newest event.
+    pub(crate) fn last(&self) -> u64 {
+        self.first
+            .saturating_add((self.payloads.len() as u64).saturating_sub(1))
+    }
+
+    /// The payload at `offset`, if held.
+    pub(crate) fn get(&self, offset: u64) -> Option<&Bytes> {
+        let index = offset.checked_sub(self.first)?;
+        self.payloads.get(usize::try_from(index).ok()?)
+    }
 }
 
 impl Topic {
@@ -58,8 +101,11 @@ impl Topic {
             continuous_from: last.saturating_add(1),
             history: VecDeque::new(),
             bytes: 0,
-            waiting: alloc::vec::Vec::new(),
+            waiting: Vec::new(),
             subscriptions: 0,
+            fetch_waiters: Vec::new(),
+            fetch_in_flight: None,
+            fetch_queued: false,
         }
     }
 
@@ -87,7 +133,9 @@ impl Topic {
 
     /// Appends the next event, then trims the history to the limits.
     pub(crate) fn append(&mut self, payload: Bytes, now: Duration, config: &Config) -> u64 {
-        self.last += 1;
+        // 2^64 events: publish would have to run for millennia; a broker's numbering
+        // never asks for one past u64::MAX (`handle_event` takes offsets up to it).
+        self.last = self.last.saturating_add(1);
         self.bytes += payload.len();
         self.history.push_back(Entry {
             offset: self.last,

@@ -52,8 +52,35 @@ struct Subscriber {
     parked: bool,
 }
 
+/// The broker's copy of each topic: its epoch and every event of it from `floor` on
+/// (what it has not trimmed).
+type Broker = HashMap<&'static str, (Epoch, u64, Vec<(u64, Bytes)>)>;
+
+/// Answers every fetch the hub asks for from `broker`.
+fn serve(hub: &mut Hub, broker: &Broker) {
+    while let Some(fetch) = hub.poll_fetch() {
+        let Some((epoch, _, events)) = TOPICS
+            .iter()
+            .find(|topic| **topic == fetch.topic)
+            .and_then(|topic| broker.get(topic))
+        else {
+            hub.handle_fetch_failed(&fetch.topic);
+            continue;
+        };
+        let head = StreamPosition::new(*epoch, events.last().map_or(0, |event| event.0));
+        let answer = events
+            .iter()
+            .filter(|event| event.0 > fetch.after)
+            .take(fetch.limit)
+            .cloned();
+        hub.handle_fetched(&fetch.topic, head, answer, NOW);
+    }
+}
+
 fn run(config: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let history_events = config.history_events;
+    let recovers = config.fetch_limit.is_some();
+    let mut broker: Broker = HashMap::new();
     let mut hub = Hub::new(config, 1);
     let mut published: HashMap<(&str, StreamPosition), Bytes> = HashMap::new();
     let mut seen: Vec<StreamPosition> = Vec::new();
@@ -80,14 +107,28 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         StreamPosition::new(Epoch(epochs), u64::from(step) + 1)
                     }
                 };
-                counter += 1;
-                let payload = Bytes::from(counter.to_string());
-                if hub
-                    .handle_event(TOPICS[t], position, payload.clone(), NOW)
-                    .unwrap()
-                {
-                    published.insert((TOPICS[t], position), payload);
+                // The broker holds what this hub skips over; it trims to 8.
+                let copy = broker
+                    .entry(TOPICS[t])
+                    .or_insert((position.epoch, 0, Vec::new()));
+                if copy.0 != position.epoch {
+                    *copy = (position.epoch, 0, Vec::new());
                 }
+                let last = copy.2.last().map_or(0, |event| event.0);
+                for offset in last + 1..=position.offset {
+                    counter += 1;
+                    let payload = Bytes::from(counter.to_string());
+                    copy.2.push((offset, payload.clone()));
+                    let at = StreamPosition::new(position.epoch, offset);
+                    published.insert((TOPICS[t], at), payload);
+                }
+                let excess = copy.2.len().saturating_sub(8);
+                copy.2.drain(..excess);
+                let payload = published
+                    .get(&(TOPICS[t], position))
+                    .cloned()
+                    .unwrap_or_default();
+                hub.handle_event(TOPICS[t], position, payload, NOW).unwrap();
             }
             Op::Subscribe(t, kind, pick) => {
                 let topic = TOPICS[t];
@@ -123,7 +164,18 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 let mut drained = false;
                 for _ in 0..n {
-                    match hub.poll_delivery(subscriber.id, NOW) {
+                    if recovers {
+                        serve(&mut hub, &broker);
+                    }
+                    let delivery = match hub.poll_delivery(subscriber.id, NOW) {
+                        // Waiting for the broker, perhaps: answer and look again.
+                        None if recovers => {
+                            serve(&mut hub, &broker);
+                            hub.poll_delivery(subscriber.id, NOW)
+                        }
+                        delivery => delivery,
+                    };
+                    match delivery {
                         None => {
                             drained = true;
                             subscriber.parked = true;
@@ -170,6 +222,7 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(hub.subscriptions(), subscribers.len());
     }
     // A parked subscription whose topic moved on is named by poll_ready.
+    serve(&mut hub, &broker);
     let mut ready = Vec::new();
     while let Some(id) = hub.poll_ready() {
         ready.push(id);
@@ -209,6 +262,18 @@ proptest! {
     ) {
         let mut config = Config::default();
         config.history_events = history;
+        run(config, ops)?;
+    }
+
+    #[test]
+    fn with_recovery_from_the_broker_the_same_holds(
+        ops in prop::collection::vec(broker_op(), 1..200),
+        history in 1..6usize,
+        limit in 1..5usize,
+    ) {
+        let mut config = Config::default();
+        config.history_events = history;
+        config.fetch_limit = Some(limit);
         run(config, ops)?;
     }
 }

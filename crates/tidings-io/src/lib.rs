@@ -109,6 +109,11 @@
 //!   extended CONNECT, and event streams as HTTP/2 streams.
 //! - `axum` (implies `http2`): `axum::{WebSocketUpgrade, WebSocket, Message, Sse}`,
 //!   a drop-in for `axum::extract::ws` over HTTP/1.1 and HTTP/2.
+//! - `hub` (implies `tokio`): `broker::Node`, a tidings-hub fan-out (topics,
+//!   positions `EPOCH:OFFSET`, recovery with explicit discontinuities) on tokio.
+//! - `redis` (implies `hub`): `broker::Redis`, the node's topics on Redis Streams,
+//!   shared by every node of a deployment (see `docs/scaling.md`).
+//! - `nats` (implies `hub`): `broker::Nats`, the same on NATS JetStream.
 //!
 //! `tokio` and `futures-io` can be on at once. With neither, the crate has no
 //! [`Transport`] to run on.
@@ -119,6 +124,8 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "hub")]
+pub mod broker;
 mod clock;
 mod config;
 #[cfg(feature = "deflate")]

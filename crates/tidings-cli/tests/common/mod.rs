@@ -5,6 +5,7 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub(crate) mod daemons;
 pub(crate) mod programs;
 
 use std::io::{BufRead, BufReader};
@@ -101,8 +102,9 @@ pub(crate) fn server(command: &str, extra: &[&str]) -> (Running, SocketAddr) {
     let banner = running.line();
     let start = banner.find("://").expect("a URL in the banner") + 3;
     let addr = banner[start..]
-        .trim_end_matches('/')
-        .parse()
+        .split('/')
+        .next()
+        .and_then(|addr| addr.parse().ok())
         .expect("an address");
     (running, addr)
 }
