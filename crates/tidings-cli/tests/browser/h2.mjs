@@ -41,7 +41,11 @@ try {
     const text = JSON.stringify({ from: "chromium", seq: 1, text: "over h2" });
     const echoed = new Promise((resolve, reject) => {
       ws.onopen = () => ws.send(text);
-      ws.onmessage = (m) => { if (m.data === text) resolve(true); };
+      // The demo relays the member's JSON with its position added as "id".
+      ws.onmessage = (m) => {
+        const got = JSON.parse(m.data);
+        if (got.from === "chromium" && got.seq === 1 && got.text === "over h2") resolve(true);
+      };
       ws.onerror = () => reject(new Error("WebSocket error"));
     });
     const settle = new Promise((resolve) => setTimeout(() => resolve(false), 3000));
