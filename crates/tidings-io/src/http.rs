@@ -56,7 +56,7 @@ mod client;
 mod events;
 #[cfg(feature = "rustls")]
 pub use client::connect_with_tls;
-pub use client::{ClientStream, H2Stream, connect_url, connect_with};
+pub use client::{ClientStream, H2Connection, H2Stream, OpenConfig, connect_url, connect_with};
 pub use events::{H2EventSource, event_source};
 
 /// The errors a service may fail with.
