@@ -115,6 +115,17 @@ pub(super) struct Current {
     id: u64,
 }
 
+impl Current {
+    /// The connection may take new streams: its task runs, and `h2` has seen no
+    /// connection error (it knows of one before the task ends) nor run out of
+    /// stream ids.
+    fn is_alive(&self) -> bool {
+        let mut probe = self.sender.clone();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        !self.driver.is_finished() && !matches!(probe.poll_ready(&mut cx), Poll::Ready(Err(_)))
+    }
+}
+
 /// What dialling an origin gave: HTTP/2, or TLS whose ALPN chose HTTP/1.1.
 enum Dialled {
     H2(Current),
@@ -310,12 +321,14 @@ impl H2Connection {
         let dial = async {
             let mut state = self.0.state.lock().await;
             match &state.current {
-                Some(current) if !current.driver.is_finished() => {
+                Some(current) if current.is_alive() => {
                     return Ok((current.sender.clone(), current.id));
                 }
                 _ => state.current = None,
             }
-            let Dialled::H2(mut current) = dial(&self.0.origin, self.0.tls.clone()).await? else {
+            let Dialled::H2(mut current) =
+                dial(&self.0.origin, self.0.tls.as_ref().cloned()).await?
+            else {
                 return Err(Error::NoHttp2);
             };
             current.id = state.dialled;
@@ -422,7 +435,7 @@ async fn connect_inner(
         let stream = match dial(&origin, offer(&["h2", "http/1.1"])?).await? {
             Dialled::Http1(stream) => stream,
             Dialled::H2(current) => {
-                let h2 = H2Connection::new(origin, tls.clone(), Some(current))?;
+                let h2 = H2Connection::new(origin, tls.as_ref().cloned(), Some(current))?;
                 match h2.websocket_with(builder.clone(), config.clone()).await {
                     Err(Error::NoExtendedConnect) => {}
                     connected => return connected,
