@@ -1170,7 +1170,7 @@ fn h2_connection_waits_for_a_free_stream_within_the_timeout() {
         let mut config = ServeConfig::default().websocket(true);
         config.max_concurrent_streams = 2;
         let server = start(config).await;
-        let url = format!("http://{}", server.addr);
+        let url = format!("ws://{}/ws", server.addr);
         let h2 = H2Connection::open(&url, OpenConfig::default())
             .await
             .unwrap();

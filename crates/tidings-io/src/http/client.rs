@@ -24,7 +24,7 @@ use tidings_handshake::{ClientBuilder, Response, UriError};
 use tidings_sse::client::{Config as ClientConfig, Url, UrlError};
 use tidings_ws::Role;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::task::JoinHandle;
+use tokio::task::{self, JoinHandle};
 use tokio::time::{Instant, timeout_at};
 
 use super::events::H2EventSource;
@@ -50,14 +50,17 @@ use crate::{Config, Error, MaybeTlsStream, Tokio, WebSocket};
 ///
 /// # async fn run() -> Result<(), Error> {
 /// let h2 = H2Connection::open("https://example.com", OpenConfig::default()).await?;
-/// let mut chat = match h2.websocket("/chat", Config::default()).await {
-///     Ok(ws) => ws,
-///     // The server's SETTINGS do not offer WebSockets on HTTP/2: HTTP/1.1 instead.
-///     Err(Error::NoExtendedConnect) => tidings_io::http::connect_url("wss://example.com/chat", Config::default()).await?,
+/// let mut news = h2.event_source("/news", ClientConfig::default())?;
+/// match h2.websocket("/chat", Config::default()).await {
+///     Ok(mut chat) => chat.send(Message::text("hello")).await?, // same connection
+///     // The server's SETTINGS do not offer WebSockets over HTTP/2: HTTP/1.1 for this.
+///     Err(Error::NoExtendedConnect) => {
+///         let url = "wss://example.com/chat";
+///         let mut chat = tidings_io::connect_url(url, Config::default()).await?;
+///         chat.send(Message::text("hello")).await?;
+///     }
 ///     Err(e) => return Err(e),
-/// };
-/// let mut news = h2.event_source("/news", ClientConfig::default())?; // same connection
-/// chat.send(Message::text("hello")).await?;
+/// }
 /// while let Some(event) = news.next().await {
 ///     println!("{:?}", event?);
 /// }
@@ -95,24 +98,17 @@ struct Shared {
     /// Scheme, host and port: `http` for h2c, `https` for TLS.
     origin: Url,
     tls: Option<TlsConfig>,
-    state: tokio::sync::Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
     /// The connection new streams go on; `None` until it is dialled, and again
     /// once it failed a stream.
-    current: Option<Current>,
-    /// How many connections were dialled (the id of the next).
-    dialled: u64,
+    current: tokio::sync::Mutex<Option<Current>>,
 }
 
 #[derive(Debug)]
 pub(super) struct Current {
     sender: SendRequest<Bytes>,
-    /// The task running the connection: finished once the connection is gone.
+    /// The task running the connection (its id is the connection's): finished
+    /// once the connection is gone.
     driver: JoinHandle<()>,
-    id: u64,
 }
 
 impl Current {
@@ -148,7 +144,11 @@ impl H2Connection {
     /// [`Error::TlsUnsupported`], [`Error::Io`], [`Error::Tls`](crate::Error) and
     /// [`Error::HandshakeTimeout`] as [`connect_url`].
     pub async fn open(url: &str, config: OpenConfig) -> Result<Self, Error> {
-        let origin = match url.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ws")) {
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        let origin = match ["ws", "wss"]
+            .iter()
+            .any(|ws| scheme.eq_ignore_ascii_case(ws))
+        {
             true => ws_origin(ClientBuilder::new(url)?.uri())?,
             false => Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?,
         };
@@ -169,12 +169,12 @@ impl H2Connection {
         current: Option<Current>,
     ) -> Result<Self, Error> {
         let tls = with_alpn(origin.is_https(), &tls, &["h2", "http/1.1"])?;
-        let state = State {
-            dialled: u64::from(current.is_some()),
+        let current = tokio::sync::Mutex::new(current);
+        Ok(Self(Arc::new(Shared {
+            origin,
+            tls,
             current,
-        };
-        let state = tokio::sync::Mutex::new(state);
-        Ok(Self(Arc::new(Shared { origin, tls, state })))
+        })))
     }
 
     /// The URL the connection was opened with: its scheme, host and port are the
@@ -302,14 +302,12 @@ impl H2Connection {
         match timeout_at(deadline, response).await {
             Ok(response) => Ok((response.map_err(h2_error)?, send)),
             Err(_) => {
-                // Not answering: new streams go on a new connection.
-                let mut state = self.0.state.lock().await;
-                if state
-                    .current
-                    .as_ref()
-                    .is_some_and(|current| current.id == id)
-                {
-                    state.current = None;
+                // Not answering: new streams go on a new connection. (Locked: it
+                // is being dialled again already, or will be checked.)
+                if let Ok(mut current) = self.0.current.try_lock() {
+                    if current.as_ref().is_some_and(|c| c.driver.id() == id) {
+                        *current = None;
+                    }
                 }
                 Err(Error::HandshakeTimeout)
             }
@@ -317,24 +315,18 @@ impl H2Connection {
     }
 
     /// The connection's handle and id, dialled by `deadline` if there is none.
-    async fn sender(&self, deadline: Instant) -> Result<(SendRequest<Bytes>, u64), Error> {
+    async fn sender(&self, deadline: Instant) -> Result<(SendRequest<Bytes>, task::Id), Error> {
         let dial = async {
-            let mut state = self.0.state.lock().await;
-            match &state.current {
-                Some(current) if current.is_alive() => {
-                    return Ok((current.sender.clone(), current.id));
-                }
-                _ => state.current = None,
+            let mut current = self.0.current.lock().await;
+            if let Some(alive) = current.as_ref().filter(|c| c.is_alive()) {
+                return Ok((alive.sender.clone(), alive.driver.id()));
             }
-            let Dialled::H2(mut current) =
-                dial(&self.0.origin, self.0.tls.as_ref().cloned()).await?
-            else {
+            let tls = self.0.tls.as_ref().cloned();
+            let Dialled::H2(dialled) = dial(&self.0.origin, tls).await? else {
                 return Err(Error::NoHttp2);
             };
-            current.id = state.dialled;
-            state.dialled += 1;
-            let sender = (current.sender.clone(), current.id);
-            state.current = Some(current);
+            let sender = (dialled.sender.clone(), dialled.driver.id());
+            *current = Some(dialled);
             Ok(sender)
         };
         timeout_at(deadline, dial)
@@ -368,11 +360,7 @@ async fn dial(origin: &Url, tls: Option<TlsConfig>) -> Result<Dialled, Error> {
     if let Some(mut ping) = ping {
         ping.ping(h2::Ping::opaque()).await.map_err(h2_error)?;
     }
-    Ok(Dialled::H2(Current {
-        sender,
-        driver,
-        id: 0,
-    }))
+    Ok(Dialled::H2(Current { sender, driver }))
 }
 
 /// Dials `url` (`ws://` or `wss://`), within [`Config::handshake_timeout`], and
