@@ -1245,3 +1245,81 @@ fn h2_connection_is_dialled_again_when_gone() {
         assert_eq!(server.connections.load(Ordering::SeqCst), 2);
     });
 }
+
+/// A TLS server whose ALPN offers only `http/1.1`: `H2Connection::open` says
+/// `Error::NoHttp2`, and `http::connect_with_tls` runs the WebSocket over HTTP/1.1
+/// on the very TLS stream it dialled (one connection).
+#[cfg(feature = "rustls")]
+#[test]
+fn http11_only_tls_server_says_no_http2() {
+    use tidings_io::Error;
+    use tidings_io::http::{ClientStream, H2Connection, OpenConfig};
+    use tidings_io::tls::{provider, rustls, tokio_rustls};
+    run(async {
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let io = Tokio::new(tls);
+                    if let Ok(mut ws) = tidings_io::accept(io, Config::default()).await {
+                        while let Some(Ok(message)) = ws.recv().await {
+                            if ws.send(message).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = Arc::new(client);
+
+        let mut open = OpenConfig::default();
+        open.tls = Some(client.clone());
+        let url = format!("https://localhost:{port}");
+        let refused = H2Connection::open(&url, open).await;
+        assert!(matches!(refused, Err(Error::NoHttp2)), "{refused:?}");
+
+        let builder = ClientBuilder::new(&format!("wss://localhost:{port}/ws")).unwrap();
+        let mut ws = tidings_io::http::connect_with_tls(builder, Config::default(), client)
+            .await
+            .unwrap();
+        assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http1(_)));
+        ws.send(Message::text("h1 after ALPN")).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::text("h1 after ALPN")
+        );
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            2,
+            "open's, and the WebSocket's"
+        );
+    });
+}
