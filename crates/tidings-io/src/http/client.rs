@@ -128,8 +128,9 @@ enum Dialled {
     Http1(MaybeTlsStream),
 }
 
-/// The connection window: 128 streams' default windows (64 KiB), so that streams
-/// left unread do not stall the others for a long time.
+/// The connection window: 128 streams' default windows (64 KiB), so that up to 128
+/// streams left unread stall only themselves. It bounds what the server can make
+/// the client buffer, too.
 const CONNECTION_WINDOW: u32 = 8 << 20;
 
 impl H2Connection {
