@@ -55,9 +55,10 @@ pub enum Error {
         status: u16,
     },
     /// The opening handshake did not finish within
-    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout), or an event
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout), an event
     /// stream's request head within
-    /// [`ServerConfig::head_timeout`](crate::sse::ServerConfig::head_timeout).
+    /// [`ServerConfig::head_timeout`](crate::sse::ServerConfig::head_timeout), or
+    /// (feature `http2`) a client's connection or response head within its timeout.
     HandshakeTimeout,
     /// The peer took no bytes for
     /// [`Config::write_timeout`](crate::Config::write_timeout) while some were queued
@@ -79,6 +80,15 @@ pub enum Error {
     /// sent the matching alert.
     #[cfg(feature = "rustls")]
     Tls(rustls::Error),
+    /// HTTP/2 client (feature `http2`): TLS' ALPN chose `http/1.1`, so there is no
+    /// HTTP/2 connection; fall back to HTTP/1.1.
+    #[cfg(feature = "http2")]
+    NoHttp2,
+    /// HTTP/2 client (feature `http2`): the server's SETTINGS do not enable extended
+    /// CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL`, RFC 8441 §3), so no WebSocket
+    /// may open on the connection; fall back to HTTP/1.1.
+    #[cfg(feature = "http2")]
+    NoExtendedConnect,
 }
 
 impl Error {
@@ -137,6 +147,12 @@ impl fmt::Display for Error {
             ),
             #[cfg(feature = "rustls")]
             Self::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            #[cfg(feature = "http2")]
+            Self::NoHttp2 => f.write_str("the server chose HTTP/1.1 (ALPN), not HTTP/2"),
+            #[cfg(feature = "http2")]
+            Self::NoExtendedConnect => f.write_str(
+                "the server does not take WebSockets over HTTP/2 (no SETTINGS_ENABLE_CONNECT_PROTOCOL)",
+            ),
         }
     }
 }

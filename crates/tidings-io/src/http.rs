@@ -21,11 +21,14 @@
 //!                               ─► sse_response(SseBody) ─► DATA frames (flow control)
 //! ```
 //!
-//! The client side, [`connect_url`], opens a WebSocket on an HTTP/2 stream (ALPN
-//! `h2` over TLS, h2c over cleartext) when the server's SETTINGS allow extended
-//! CONNECT, and over HTTP/1.1 otherwise; [`event_source()`] reads an event stream
-//! over HTTP/2 with the sans-IO `EventSource` machine, reconnecting on the same
-//! connection.
+//! The client side is [`H2Connection`], one HTTP/2 connection to an origin (ALPN
+//! `h2` over TLS, h2c over cleartext) shared by its clones: each
+//! [`websocket`](H2Connection::websocket) is a stream opened by extended CONNECT
+//! when the server's SETTINGS allow it ([`Error::NoExtendedConnect`] otherwise), and
+//! each [`event_source`](H2Connection::event_source) runs the sans-IO
+//! `EventSource` machine with every reconnection a new stream.
+//! [`connect_url`] (one WebSocket, falling back to HTTP/1.1) and [`event_source()`]
+//! are that handle for one.
 //!
 //! [`ServeConfig::websocket`] says whether the server advertises
 //! `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3): browsers take it as a promise
@@ -50,13 +53,15 @@ use tidings_handshake::{Error as HeadError, Rejection};
 use tidings_ws::Role;
 use tokio::net::{TcpListener, TcpStream};
 
+#[cfg(doc)]
+use crate::Error;
 use crate::{Config, Tokio, WebSocket};
 
 mod client;
 mod events;
 #[cfg(feature = "rustls")]
 pub use client::connect_with_tls;
-pub use client::{ClientStream, H2Stream, connect_url, connect_with};
+pub use client::{ClientStream, H2Connection, H2Stream, OpenConfig, connect_url, connect_with};
 pub use events::{H2EventSource, event_source};
 
 /// The errors a service may fail with.

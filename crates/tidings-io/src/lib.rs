@@ -106,7 +106,9 @@
 //! - `http2` (implies `tokio`, `http-body`): the `http` module, HTTP/1.1 and
 //!   HTTP/2 on one listener with hyper (`http::serve`; ALPN with `rustls`, h2c
 //!   otherwise), `http::WebSocketUpgrade` for the HTTP/1.1 upgrade and RFC 8441
-//!   extended CONNECT, and event streams as HTTP/2 streams.
+//!   extended CONNECT, and event streams as HTTP/2 streams; on the client,
+//!   `http::H2Connection`, WebSockets and event streams multiplexed on one
+//!   connection.
 //! - `axum` (implies `http2`): `axum::{WebSocketUpgrade, WebSocket, Message, Sse}`,
 //!   a drop-in for `axum::extract::ws` over HTTP/1.1 and HTTP/2.
 //! - `hub` (implies `tokio`): `broker::Node`, a tidings-hub fan-out (topics,

@@ -49,6 +49,17 @@ struct Server {
     connections: Arc<AtomicUsize>,
     /// Bytes of event taken from the endless `/flood` stream.
     pulled: Arc<AtomicUsize>,
+    /// The tasks serving the connections: aborting one drops its connection.
+    serving: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Server {
+    /// Drops every connection open now, as a crashed server would.
+    fn drop_connections(&self) {
+        for task in self.serving.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
 }
 
 /// Serves the routes of [`route`] on 127.0.0.1 with `config`.
@@ -57,25 +68,28 @@ async fn start(config: ServeConfig) -> Server {
     let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
     let pulled = Arc::new(AtomicUsize::new(0));
-    let (count, taken) = (connections.clone(), pulled.clone());
+    let serving = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (count, taken, tasks) = (connections.clone(), pulled.clone(), serving.clone());
     let config = Arc::new(config);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
             let (config, taken) = (config.clone(), taken.clone());
             let service = hyper::service::service_fn(move |request| route(request, taken.clone()));
-            tokio::spawn(async move { serve_connection(tcp, &config, service).await });
+            let task = tokio::spawn(async move { serve_connection(tcp, &config, service).await });
+            tasks.lock().unwrap().push(task.abort_handle());
         }
     });
     Server {
         addr,
         connections,
         pulled,
+        serving,
     }
 }
 
 /// `/ws`: a WebSocket echo (subprotocol `chat` if offered; `/ws-deflate` accepts
-/// permessage-deflate); `/events?n`: n events;
+/// permessage-deflate); `/events?n`: n events; `/resume` and `/hold`: see below;
 /// `/flood`: events forever, counted as they are taken; anything else 404.
 async fn route(
     mut request: Request<Incoming>,
@@ -124,6 +138,24 @@ async fn route(
             let events =
                 (1..=3).map(|i| ServerSentEvent::data(format!("event {i}")).id(i.to_string()));
             sse(futures_util::stream::iter(std::iter::once(retry).chain(events)).boxed())
+        }
+        // One event (retry 10 ms, id 1), then nothing, the stream left open; for the
+        // reconnection with Last-Event-ID 1, 204.
+        "/hold" => {
+            if request
+                .headers()
+                .get("last-event-id")
+                .is_some_and(|id| id == "1")
+            {
+                let mut done = Response::new(Full::new(Bytes::new()));
+                *done.status_mut() = StatusCode::NO_CONTENT;
+                return Ok(full(done));
+            }
+            let first = ServerSentEvent::data("event 1")
+                .id("1")
+                .retry(Duration::from_millis(10));
+            let events = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+            sse(events.boxed())
         }
         "/flood" => {
             let events = futures_util::stream::repeat_with(move || {
@@ -976,6 +1008,318 @@ fn event_source_over_h2_resumes_and_ends_on_204() {
             server.connections.load(Ordering::SeqCst),
             1,
             "one h2 connection"
+        );
+    });
+}
+
+/// `http::H2Connection`: 3 WebSockets and 5 event streams open at once on one client
+/// connection, every message intact both ways, and the server accepted one TCP
+/// connection.
+#[test]
+fn one_h2_connection_carries_three_websockets_and_five_event_streams() {
+    use tidings_io::http::{ClientStream, H2Connection, OpenConfig};
+    use tidings_sse::Event;
+    run(async {
+        let server = start(ServeConfig::default().websocket(true)).await;
+        let url = format!("http://{}", server.addr);
+        let h2 = H2Connection::open(&url, OpenConfig::default())
+            .await
+            .unwrap();
+        // Every stream is open before any of them goes on.
+        let all_open = Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for i in 0..3u8 {
+            let (h2, all_open) = (h2.clone(), all_open.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut ws = h2.websocket("/ws", Config::default()).await.unwrap();
+                assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http2(_)));
+                all_open.wait().await;
+                for j in 0..20 {
+                    let text = Message::text(format!("ws {i} message {j}"));
+                    let binary = Message::binary(vec![i; 1000 * j]);
+                    for message in [text, binary] {
+                        ws.send(message.clone()).await.unwrap();
+                        assert_eq!(ws.recv().await.unwrap().unwrap(), message);
+                    }
+                }
+                ws.close(CloseCode::NORMAL, "done").await.unwrap();
+            }));
+        }
+        for _ in 0..5 {
+            let (h2, all_open) = (h2.clone(), all_open.clone());
+            tasks.push(tokio::spawn(async move {
+                let config = tidings_io::sse::ClientConfig::default();
+                let mut source = h2.event_source("/events?50", config).unwrap();
+                let mut data = Vec::new();
+                while data.len() < 50 {
+                    match source.next().await.unwrap().unwrap() {
+                        Event::Open => {
+                            all_open.wait().await;
+                        }
+                        Event::Message(m) => data.push(m.data().to_owned()),
+                        other => panic!("{other:?}"),
+                    }
+                }
+                let expected: Vec<String> = (1..=50).map(|n| format!("event {n}")).collect();
+                assert_eq!(data, expected);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(
+            server.connections.load(Ordering::SeqCst),
+            1,
+            "one TCP connection"
+        );
+    });
+}
+
+/// An event source of an `H2Connection` reconnects, when the server ended its
+/// stream, with `Last-Event-ID` on a new stream of the same connection (the server
+/// answers that request with 204: the end), while a WebSocket goes on beside it.
+#[test]
+fn h2_connection_event_source_resumes_on_a_new_stream() {
+    use tidings_io::http::{H2Connection, OpenConfig};
+    use tidings_sse::Event;
+    run(async {
+        let server = start(ServeConfig::default().websocket(true)).await;
+        let url = format!("http://{}/anything", server.addr);
+        let h2 = H2Connection::open(&url, OpenConfig::default())
+            .await
+            .unwrap();
+        let mut ws = h2.websocket("/ws", Config::default()).await.unwrap();
+        let config = tidings_io::sse::ClientConfig::default();
+        let mut source = h2.event_source("/resume", config).unwrap();
+        let mut seen = Vec::new();
+        while let Some(event) = source.next().await {
+            match event.unwrap() {
+                Event::Message(m) => seen.push(format!("{} {}", m.last_event_id(), m.data())),
+                Event::Open => seen.push("open".to_owned()),
+                Event::Error { .. } => seen.push("reconnecting".to_owned()),
+                _ => {}
+            }
+        }
+        // No second "open": the reconnection was answered 204.
+        assert_eq!(
+            seen,
+            [
+                "open",
+                "1 event 1",
+                "2 event 2",
+                "3 event 3",
+                "reconnecting"
+            ]
+        );
+        ws.send(Message::text("still here")).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::text("still here")
+        );
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Without `SETTINGS_ENABLE_CONNECT_PROTOCOL` from the server, a WebSocket on an
+/// `H2Connection` is `Error::NoExtendedConnect` (the caller falls back to HTTP/1.1),
+/// and the connection still carries event streams.
+#[test]
+fn h2_connection_without_extended_connect_says_so() {
+    use tidings_io::Error;
+    use tidings_io::http::{H2Connection, OpenConfig};
+    run(async {
+        let server = start(ServeConfig::default()).await;
+        let url = format!("http://{}", server.addr);
+        let h2 = H2Connection::open(&url, OpenConfig::default())
+            .await
+            .unwrap();
+        let refused = h2.websocket("/ws", Config::default()).await;
+        assert!(
+            matches!(refused, Err(Error::NoExtendedConnect)),
+            "{refused:?}"
+        );
+        let config = tidings_io::sse::ClientConfig::default();
+        let source = h2.event_source("/events?3", config).unwrap();
+        let data: Vec<String> = source
+            .filter_map(|e| async move {
+                match e.unwrap() {
+                    tidings_sse::Event::Message(m) => Some(m.data().to_owned()),
+                    _ => None,
+                }
+            })
+            .take(3)
+            .collect()
+            .await;
+        assert_eq!(data, ["event 1", "event 2", "event 3"]);
+        // Another origin is not this connection's.
+        let other = h2.websocket("ws://example.com/ws", Config::default()).await;
+        assert!(matches!(other, Err(Error::LocalHandshake(_))), "{other:?}");
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// The server's `SETTINGS_MAX_CONCURRENT_STREAMS` holds: on a full connection a new
+/// stream waits until one closes, and fails after its timeout with an error that
+/// names the setting.
+#[test]
+fn h2_connection_waits_for_a_free_stream_within_the_timeout() {
+    use tidings_io::Error;
+    use tidings_io::http::{H2Connection, OpenConfig};
+    run(async {
+        let mut config = ServeConfig::default().websocket(true);
+        config.max_concurrent_streams = 2;
+        let server = start(config).await;
+        let url = format!("ws://{}/ws", server.addr);
+        let h2 = H2Connection::open(&url, OpenConfig::default())
+            .await
+            .unwrap();
+        let mut first = h2.websocket("/ws", Config::default()).await.unwrap();
+        let _second = h2.websocket("/ws", Config::default()).await.unwrap();
+
+        let mut short = Config::default();
+        short.handshake_timeout = Duration::from_millis(300);
+        match h2.websocket("/ws", short).await {
+            Err(Error::Io(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+                assert!(
+                    e.to_string()
+                        .contains("SETTINGS_MAX_CONCURRENT_STREAMS (2)"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let waiting = tokio::spawn({
+            let h2 = h2.clone();
+            async move { h2.websocket("/ws", Config::default()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "no stream is free yet");
+        first.close(CloseCode::NORMAL, "").await.unwrap();
+        drop(first);
+        let mut third = waiting.await.unwrap().unwrap();
+        third.send(Message::text("third")).await.unwrap();
+        assert_eq!(third.recv().await.unwrap().unwrap(), Message::text("third"));
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A connection that is gone is dialled again for the next stream: the server drops
+/// its connections, the event source reconnects (with `Last-Event-ID`, answered
+/// 204) on a new one, and a new WebSocket goes there too.
+#[test]
+fn h2_connection_is_dialled_again_when_gone() {
+    use tidings_io::http::{H2Connection, OpenConfig};
+    use tidings_sse::Event;
+    run(async {
+        let server = start(ServeConfig::default().websocket(true)).await;
+        let url = format!("http://{}", server.addr);
+        let h2 = H2Connection::open(&url, OpenConfig::default())
+            .await
+            .unwrap();
+        let mut ws = h2.websocket("/ws", Config::default()).await.unwrap();
+        let config = tidings_io::sse::ClientConfig::default();
+        let mut source = h2.event_source("/hold", config).unwrap();
+        let mut seen = Vec::new();
+        while let Some(event) = source.next().await {
+            match event.unwrap() {
+                Event::Message(m) => {
+                    seen.push(format!("{} {}", m.last_event_id(), m.data()));
+                    server.drop_connections();
+                }
+                Event::Open => seen.push("open".to_owned()),
+                Event::Error { .. } => seen.push("reconnecting".to_owned()),
+                _ => {}
+            }
+        }
+        assert_eq!(seen, ["open", "1 event 1", "reconnecting"]);
+        assert!(
+            !matches!(ws.recv().await, Some(Ok(_))),
+            "its connection is gone"
+        );
+        let mut ws = h2.websocket("/ws", Config::default()).await.unwrap();
+        ws.send(Message::text("again")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("again"));
+        assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A TLS server whose ALPN offers only `http/1.1`: `H2Connection::open` says
+/// `Error::NoHttp2`, and `http::connect_with_tls` runs the WebSocket over HTTP/1.1
+/// on the very TLS stream it dialled (one connection).
+#[cfg(feature = "rustls")]
+#[test]
+fn http11_only_tls_server_says_no_http2() {
+    use tidings_io::Error;
+    use tidings_io::http::{ClientStream, H2Connection, OpenConfig};
+    use tidings_io::tls::{provider, rustls, tokio_rustls};
+    run(async {
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let io = Tokio::new(tls);
+                    if let Ok(mut ws) = tidings_io::accept(io, Config::default()).await {
+                        while let Some(Ok(message)) = ws.recv().await {
+                            if ws.send(message).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = Arc::new(client);
+
+        let mut open = OpenConfig::default();
+        open.tls = Some(client.clone());
+        let url = format!("https://localhost:{port}");
+        let refused = H2Connection::open(&url, open).await;
+        assert!(matches!(refused, Err(Error::NoHttp2)), "{refused:?}");
+
+        let builder = ClientBuilder::new(&format!("wss://localhost:{port}/ws")).unwrap();
+        let mut ws = tidings_io::http::connect_with_tls(builder, Config::default(), client)
+            .await
+            .unwrap();
+        assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http1(_)));
+        ws.send(Message::text("h1 after ALPN")).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::text("h1 after ALPN")
+        );
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            2,
+            "open's, and the WebSocket's"
         );
     });
 }

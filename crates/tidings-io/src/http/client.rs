@@ -1,48 +1,375 @@
-//! The client side: a WebSocket on an HTTP/2 stream (RFC 8441), or on HTTP/1.1 when
-//! the server does not offer extended CONNECT.
+//! The client side: [`H2Connection`], one HTTP/2 connection to an origin whose
+//! streams carry WebSockets (RFC 8441) and event streams, and [`connect_url`], a
+//! WebSocket on a connection of its own, over HTTP/1.1 when the server does not offer
+//! extended CONNECT.
 //!
 //! A client may send `:protocol` only once the server's SETTINGS enabled it (RFC
-//! 8441 §3), so the connection's first exchange is a PING: the server's SETTINGS
-//! come before its PONG, and by the PONG the answer is known. Without the setting
-//! (or when TLS' ALPN chose `http/1.1`) the WebSocket goes over HTTP/1.1 instead.
-//! The stream is the `h2` crate's, under the same [`WebSocket`] as any socket.
+//! 8441 §3), so each connection's first exchange is a PING: the server's SETTINGS
+//! come before its PONG, and by the PONG the answer is known. A stream over the
+//! server's `SETTINGS_MAX_CONCURRENT_STREAMS` waits in `h2`'s queue until one
+//! closes, within the caller's timeout. The stream is the `h2` crate's, under the
+//! same [`WebSocket`] as any socket.
 
+use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use tidings_handshake::{ClientBuilder, Response};
+use h2::client::SendRequest;
+use h2::ext::Protocol;
+use tidings_handshake::{ClientBuilder, Response, UriError};
+use tidings_sse::client::{Config as ClientConfig, Url, UrlError};
 use tidings_ws::Role;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::task::{self, JoinHandle};
+use tokio::time::{Instant, timeout_at};
 
+use super::events::H2EventSource;
+use crate::stream::TlsConfig;
 use crate::{Config, Error, MaybeTlsStream, Tokio, WebSocket};
 
-/// What [`connect_url`] runs a WebSocket on.
-#[derive(Debug)]
+/// One HTTP/2 connection to an origin (`https://` by TLS with ALPN `h2`, `http://`
+/// by prior knowledge, h2c), shared by every clone of this handle: each
+/// [`websocket`](Self::websocket) and each request of an
+/// [`event_source`](Self::event_source) is a new stream of it. A connection found
+/// gone (closed by the server, or not answering a request in time) is dialled again
+/// for the next stream, so an event stream's reconnections outlive it.
+///
+/// Streams over the server's `SETTINGS_MAX_CONCURRENT_STREAMS` wait for one to close,
+/// within their timeout ([`Config::handshake_timeout`],
+/// [`ClientConfig::connect_timeout`]), and fail with an [`Error::Io`] of kind
+/// `TimedOut` that names the setting.
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use tidings_io::http::{H2Connection, OpenConfig};
+/// use tidings_io::{Config, Error, Message, sse::ClientConfig};
+///
+/// # async fn run() -> Result<(), Error> {
+/// let h2 = H2Connection::open("https://example.com", OpenConfig::default()).await?;
+/// let mut news = h2.event_source("/news", ClientConfig::default())?;
+/// match h2.websocket("/chat", Config::default()).await {
+///     Ok(mut chat) => chat.send(Message::text("hello")).await?, // same connection
+///     // The server's SETTINGS do not offer WebSockets over HTTP/2: HTTP/1.1 for this.
+///     Err(Error::NoExtendedConnect) => {
+///         let url = "wss://example.com/chat";
+///         let mut chat = tidings_io::connect_url(url, Config::default()).await?;
+///         chat.send(Message::text("hello")).await?;
+///     }
+///     Err(e) => return Err(e),
+/// }
+/// while let Some(event) = news.next().await {
+///     println!("{:?}", event?);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct H2Connection(Arc<Shared>);
+
+/// How [`H2Connection::open`] dials.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum ClientStream {
-    /// HTTP/1.1 after the upgrade: the connection itself.
-    Http1(MaybeTlsStream),
-    /// One stream of an HTTP/2 connection.
-    Http2(H2Stream),
+pub struct OpenConfig {
+    /// The dial, TLS, the HTTP/2 preface and the server's SETTINGS must be done
+    /// within this. Default 10 s. (A connection dialled again for a stream is within
+    /// that stream's timeout.)
+    pub timeout: Duration,
+    /// TLS for `https://` and `wss://` (its ALPN list is replaced with `h2` and
+    /// `http/1.1`). Default `None`: [`crate::tls::client_config`].
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
-/// An HTTP/2 stream as a byte stream: DATA frames in, DATA frames out within the
-/// peer's flow-control window, `END_STREAM` on shutdown.
+impl Default for OpenConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            #[cfg(feature = "rustls")]
+            tls: None,
+        }
+    }
+}
+
 #[derive(Debug)]
-pub struct H2Stream {
-    send: h2::SendStream<Bytes>,
-    recv: h2::RecvStream,
-    /// What is left of the last DATA frame read.
-    pending: Bytes,
+struct Shared {
+    /// Scheme, host and port: `http` for h2c, `https` for TLS.
+    origin: Url,
+    tls: Option<TlsConfig>,
+    /// The connection new streams go on; `None` until it is dialled, and again
+    /// once it failed a stream.
+    current: tokio::sync::Mutex<Option<Current>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Current {
+    sender: SendRequest<Bytes>,
+    /// The task running the connection (its id is the connection's): finished
+    /// once the connection is gone.
+    driver: JoinHandle<()>,
+}
+
+impl Current {
+    /// The connection may take new streams: its task runs, and `h2` has seen no
+    /// connection error (it knows of one before the task ends) nor run out of
+    /// stream ids.
+    fn is_alive(&self) -> bool {
+        let mut probe = self.sender.clone();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        !self.driver.is_finished() && !matches!(probe.poll_ready(&mut cx), Poll::Ready(Err(_)))
+    }
+}
+
+/// What dialling an origin gave: HTTP/2, or TLS whose ALPN chose HTTP/1.1.
+enum Dialled {
+    H2(Current),
+    Http1(MaybeTlsStream),
+}
+
+/// The connection window: 128 streams' default windows (64 KiB), so that up to 128
+/// streams left unread stall only themselves. It bounds what the server can make
+/// the client buffer, too.
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
+impl H2Connection {
+    /// Dials the origin of `url` (`http://`, `https://`, `ws://` or `wss://`; the
+    /// path is not used) within [`OpenConfig::timeout`], and reads the server's
+    /// SETTINGS.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoHttp2`] when TLS' ALPN chose `http/1.1`; a bad URL
+    /// ([`Error::LocalSse`], [`Error::LocalHandshake`] for `ws://`),
+    /// [`Error::TlsUnsupported`], [`Error::Io`], [`Error::Tls`](crate::Error) and
+    /// [`Error::HandshakeTimeout`] as [`connect_url`].
+    pub async fn open(url: &str, config: OpenConfig) -> Result<Self, Error> {
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        let origin = match ["ws", "wss"]
+            .iter()
+            .any(|ws| scheme.eq_ignore_ascii_case(ws))
+        {
+            true => ws_origin(ClientBuilder::new(url)?.uri())?,
+            false => Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?,
+        };
+        #[cfg(feature = "rustls")]
+        let tls = config.tls;
+        #[cfg(not(feature = "rustls"))]
+        let tls = None;
+        let connection = Self::new(origin, tls, None)?;
+        let deadline = Instant::now() + config.timeout;
+        connection.sender(deadline).await?;
+        Ok(connection)
+    }
+
+    /// A handle on `origin` that dials on first use, or uses `current`.
+    pub(super) fn new(
+        origin: Url,
+        tls: Option<TlsConfig>,
+        current: Option<Current>,
+    ) -> Result<Self, Error> {
+        let tls = with_alpn(origin.is_https(), &tls, &["h2", "http/1.1"])?;
+        let current = tokio::sync::Mutex::new(current);
+        Ok(Self(Arc::new(Shared {
+            origin,
+            tls,
+            current,
+        })))
+    }
+
+    /// The URL the connection was opened with: its scheme, host and port are the
+    /// origin.
+    pub fn origin(&self) -> &Url {
+        &self.0.origin
+    }
+
+    /// A WebSocket at `target`, a path (`/chat?room=1`) or a `ws://` / `wss://` URL
+    /// of this origin, on a new stream; see [`websocket_with`](Self::websocket_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`websocket_with`](Self::websocket_with).
+    pub async fn websocket(&self, target: &str, config: Config) -> Connected {
+        let scheme = if self.0.origin.is_https() {
+            "wss"
+        } else {
+            "ws"
+        };
+        let url = match target.starts_with('/') {
+            true => format!("{scheme}://{}{target}", self.0.origin.host_header()),
+            false => target.to_owned(),
+        };
+        self.websocket_with(ClientBuilder::new(&url)?, config).await
+    }
+
+    /// A WebSocket by extended CONNECT (RFC 8441) on a new stream, with the
+    /// handshake `builder` makes (subprotocols, `Origin`, extra headers), all
+    /// within [`Config::handshake_timeout`]. The stream is always
+    /// [`ClientStream::Http2`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoExtendedConnect`] when the server's SETTINGS lack
+    /// `ENABLE_CONNECT_PROTOCOL` (fall back to HTTP/1.1: [`connect_url`] does);
+    /// [`Error::NoHttp2`] when a connection dialled again chose HTTP/1.1;
+    /// [`Error::LocalHandshake`] with [`UriError::Host`] for a URL of another
+    /// origin; [`Error::Rejected`] with the server's status; [`Error::Io`] for a
+    /// stream or connection error, or a stream that had to wait for
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` longer than the handshake timeout;
+    /// [`Error::HandshakeTimeout`].
+    pub async fn websocket_with(&self, builder: ClientBuilder, config: Config) -> Connected {
+        if !ws_origin(builder.uri())?.same_origin(&self.0.origin) {
+            return Err(Error::LocalHandshake(UriError::Host.into()));
+        }
+        let deadline = Instant::now() + config.handshake_timeout;
+        #[cfg(feature = "deflate")]
+        let builder = match &config.deflate {
+            Some(preset) => builder.deflate(crate::deflate::offer(preset)),
+            None => builder,
+        };
+        let (mut request, mut handshake) = builder.into_extended_connect()?;
+        request
+            .extensions_mut()
+            .insert(Protocol::from_static(tidings_handshake::http::PROTOCOL));
+        let (response, send) = self.request(request, false, deadline).await?;
+        let accepted = handshake.handle_extended_connect_response(&response);
+        let accepted = match accepted.map_err(Error::Handshake)? {
+            Response::Accepted(accepted) => accepted,
+            Response::Rejected(rejected) => {
+                let status = rejected.status();
+                return Err(Error::Rejected { status });
+            }
+        };
+        #[cfg(feature = "deflate")]
+        let config = crate::deflate::connected(accepted.deflate(), config);
+        let protocol = accepted.protocol().map(str::to_owned);
+        let stream = H2Stream {
+            send,
+            recv: response.into_body(),
+            pending: Bytes::new(),
+        };
+        let io = Tokio::new(ClientStream::Http2(stream));
+        Ok(WebSocket::from_upgraded(io, Role::Client, config, protocol))
+    }
+
+    /// The event stream at `target`, a path or an `http://` / `https://` URL of this
+    /// origin, read as [`event_source()`](super::event_source()) does: each
+    /// (re)connection is a new stream of this connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LocalSse`] for a `target` that is not a URL of this origin.
+    pub fn event_source(&self, target: &str, config: ClientConfig) -> Result<H2EventSource, Error> {
+        let url = self.0.origin.join(target);
+        let url = url.and_then(|url| match url.same_origin(&self.0.origin) {
+            true => Ok(url),
+            false => Err(UrlError::Host),
+        });
+        let url = url.map_err(|e| Error::LocalSse(e.into()))?;
+        Ok(H2EventSource::spawn(self.clone(), url, config))
+    }
+
+    /// Sends `head` on a new stream (dialling the connection if it is gone) and
+    /// waits for the response head, all by `deadline`.
+    pub(super) async fn request(
+        &self,
+        head: http::Request<()>,
+        end_of_stream: bool,
+        deadline: Instant,
+    ) -> Result<(http::Response<h2::RecvStream>, h2::SendStream<Bytes>), Error> {
+        let (mut sender, id) = self.sender(deadline).await?;
+        let extended = head.extensions().get::<Protocol>().is_some();
+        if extended && !sender.is_extended_connect_protocol_enabled() {
+            return Err(Error::NoExtendedConnect);
+        }
+        // A new clone has no stream waiting: ready unless the connection failed.
+        poll_fn(|cx| sender.poll_ready(cx))
+            .await
+            .map_err(h2_error)?;
+        let (response, send) = sender.send_request(head, end_of_stream).map_err(h2_error)?;
+        // Over SETTINGS_MAX_CONCURRENT_STREAMS, h2 queues the stream, and the handle
+        // is ready again once it is open.
+        match timeout_at(deadline, poll_fn(|cx| sender.poll_ready(cx))).await {
+            Ok(opened) => opened.map_err(h2_error)?,
+            Err(_) => {
+                let most = sender.current_max_send_streams();
+                let e = format!(
+                    "no free stream: the server's SETTINGS_MAX_CONCURRENT_STREAMS ({most}) stayed in use"
+                );
+                return Err(Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)));
+            }
+        }
+        match timeout_at(deadline, response).await {
+            Ok(response) => Ok((response.map_err(h2_error)?, send)),
+            Err(_) => {
+                // Not answering: new streams go on a new connection. (Locked: it
+                // is being dialled again already, or will be checked.)
+                if let Ok(mut current) = self.0.current.try_lock() {
+                    if current.as_ref().is_some_and(|c| c.driver.id() == id) {
+                        *current = None;
+                    }
+                }
+                Err(Error::HandshakeTimeout)
+            }
+        }
+    }
+
+    /// The connection's handle and id, dialled by `deadline` if there is none.
+    async fn sender(&self, deadline: Instant) -> Result<(SendRequest<Bytes>, task::Id), Error> {
+        let dial = async {
+            let mut current = self.0.current.lock().await;
+            if let Some(alive) = current.as_ref().filter(|c| c.is_alive()) {
+                return Ok((alive.sender.clone(), alive.driver.id()));
+            }
+            let tls = self.0.tls.as_ref().cloned();
+            let Dialled::H2(dialled) = dial(&self.0.origin, tls).await? else {
+                return Err(Error::NoHttp2);
+            };
+            let sender = (dialled.sender.clone(), dialled.driver.id());
+            *current = Some(dialled);
+            Ok(sender)
+        };
+        timeout_at(deadline, dial)
+            .await
+            .map_err(|_| Error::HandshakeTimeout)?
+    }
+}
+
+/// The HTTP origin of a WebSocket URI (`ws` is `http`'s, `wss` is `https`'s).
+fn ws_origin(uri: &tidings_handshake::WsUri) -> Result<Url, Error> {
+    let scheme = if uri.is_secure() { "https" } else { "http" };
+    let url = Url::parse(&format!("{scheme}://{}", uri.host_header()));
+    url.map_err(|_| Error::LocalHandshake(UriError::Host.into()))
+}
+
+/// Dials `origin`, and runs HTTP/2 on it unless ALPN chose HTTP/1.1.
+async fn dial(origin: &Url, tls: Option<TlsConfig>) -> Result<Dialled, Error> {
+    let stream = crate::stream::dial(origin.host(), origin.port(), tls).await;
+    let stream = stream.map_err(crate::stream::dial_error)?;
+    if !alpn_h2(&stream) {
+        return Ok(Dialled::Http1(stream));
+    }
+    let mut builder = h2::client::Builder::new();
+    builder.initial_connection_window_size(CONNECTION_WINDOW);
+    let (sender, mut connection) = builder.handshake(stream).await.map_err(h2_error)?;
+    let ping = connection.ping_pong();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    // The server's SETTINGS are its first frame: by its PONG they are applied.
+    if let Some(mut ping) = ping {
+        ping.ping(h2::Ping::opaque()).await.map_err(h2_error)?;
+    }
+    Ok(Dialled::H2(Current { sender, driver }))
 }
 
 /// Dials `url` (`ws://` or `wss://`), within [`Config::handshake_timeout`], and
 /// opens a WebSocket over HTTP/2 if the server allows it: `wss://` offers `h2` by
 /// ALPN, `ws://` speaks HTTP/2 by prior knowledge (h2c). Falls back to HTTP/1.1 when
 /// ALPN chose it or the server's SETTINGS lack `ENABLE_CONNECT_PROTOCOL` (for h2c,
-/// on a new connection).
+/// on a new connection). The connection is the WebSocket's own: for several on one
+/// connection, see [`H2Connection`].
 ///
 /// # Errors
 ///
@@ -83,25 +410,30 @@ pub async fn connect_with_tls(
 /// What the connect functions resolve to.
 type Connected = Result<WebSocket<Tokio<ClientStream>>, Error>;
 
+/// An [`H2Connection`] of one WebSocket, or HTTP/1.1.
 async fn connect_inner(
     builder: ClientBuilder,
     config: Config,
-    tls: Option<crate::stream::TlsConfig>,
+    tls: Option<TlsConfig>,
 ) -> Connected {
     let timeout = config.handshake_timeout;
     let connect = async {
         let uri = builder.uri();
         let offer = |alpn: &[&str]| with_alpn(uri.is_secure(), &tls, alpn);
-        let stream = crate::stream::dial(uri.host(), uri.port(), offer(&["h2", "http/1.1"])?).await;
-        let mut stream = stream.map_err(crate::stream::dial_error)?;
-        if alpn_h2(&stream) {
-            if let Some(ws) = over_h2(stream, builder.clone(), &config).await? {
-                return Ok(ws);
+        let origin = ws_origin(uri)?;
+        let stream = match dial(&origin, offer(&["h2", "http/1.1"])?).await? {
+            Dialled::Http1(stream) => stream,
+            Dialled::H2(current) => {
+                let h2 = H2Connection::new(origin, tls.as_ref().cloned(), Some(current))?;
+                match h2.websocket_with(builder.clone(), config.clone()).await {
+                    Err(Error::NoExtendedConnect) => {}
+                    connected => return connected,
+                }
+                // No extended CONNECT on this server: HTTP/1.1, on a new connection.
+                let again = crate::stream::dial(uri.host(), uri.port(), offer(&["http/1.1"])?);
+                again.await.map_err(crate::stream::dial_error)?
             }
-            // No extended CONNECT on this server: HTTP/1.1, on a new connection.
-            let again = crate::stream::dial(uri.host(), uri.port(), offer(&["http/1.1"])?).await;
-            stream = again.map_err(crate::stream::dial_error)?;
-        }
+        };
         let io = Tokio::new(ClientStream::Http1(stream));
         crate::connect_with(io, builder.clone(), config.clone()).await
     };
@@ -111,12 +443,36 @@ async fn connect_inner(
     }
 }
 
+/// What [`connect_url`] runs a WebSocket on.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientStream {
+    /// HTTP/1.1 after the upgrade: the connection itself.
+    Http1(MaybeTlsStream),
+    /// One stream of an HTTP/2 connection.
+    Http2(H2Stream),
+}
+
+/// An HTTP/2 stream as a byte stream: DATA frames in, DATA frames out within the
+/// peer's flow-control window, `END_STREAM` on shutdown.
+#[derive(Debug)]
+pub struct H2Stream {
+    send: h2::SendStream<Bytes>,
+    recv: h2::RecvStream,
+    /// What is left of the last DATA frame read.
+    pending: Bytes,
+}
+
 /// The TLS config for a `wss://` URL, offering `alpn`.
 pub(super) fn with_alpn(
     secure: bool,
     tls: &Option<crate::stream::TlsConfig>,
     alpn: &[&str],
 ) -> Result<Option<crate::stream::TlsConfig>, Error> {
+    #[cfg(feature = "rustls")]
+    let tls = &tls
+        .clone()
+        .or_else(|| secure.then(crate::tls::client_config));
     let Some(tls) = tls.as_ref().filter(|_| secure) else {
         return if secure {
             Err(Error::TlsUnsupported)
@@ -144,64 +500,6 @@ fn alpn_h2(stream: &MaybeTlsStream) -> bool {
         MaybeTlsStream::Rustls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
         _ => true,
     }
-}
-
-/// RFC 8441 on a new HTTP/2 connection over `io`; `None` if the server's SETTINGS
-/// do not enable it.
-async fn over_h2(
-    io: MaybeTlsStream,
-    builder: ClientBuilder,
-    config: &Config,
-) -> Result<Option<WebSocket<Tokio<ClientStream>>>, Error> {
-    let (sender, mut connection) = h2::client::handshake(io).await.map_err(h2_error)?;
-    let ping = connection.ping_pong();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    // The server's SETTINGS are its first frame: by its PONG they are applied.
-    if let Some(mut ping) = ping {
-        ping.ping(h2::Ping::opaque()).await.map_err(h2_error)?;
-    }
-    if !sender.is_extended_connect_protocol_enabled() {
-        return Ok(None);
-    }
-    #[cfg(feature = "deflate")]
-    let builder = match &config.deflate {
-        Some(preset) => builder.deflate(crate::deflate::offer(preset)),
-        None => builder,
-    };
-    let (mut request, mut handshake) = builder.into_extended_connect()?;
-    request
-        .extensions_mut()
-        .insert(h2::ext::Protocol::from_static("websocket"));
-    let mut sender = sender.ready().await.map_err(h2_error)?;
-    let (response, send) = sender.send_request(request, false).map_err(h2_error)?;
-    let response = response.await.map_err(h2_error)?;
-    let accepted = handshake.handle_extended_connect_response(&response);
-    let accepted = match accepted.map_err(Error::Handshake)? {
-        Response::Accepted(accepted) => accepted,
-        Response::Rejected(rejected) => {
-            let status = rejected.status();
-            return Err(Error::Rejected { status });
-        }
-    };
-    #[cfg(feature = "deflate")]
-    let config = crate::deflate::connected(accepted.deflate(), config.clone());
-    #[cfg(not(feature = "deflate"))]
-    let config = config.clone();
-    let protocol = accepted.protocol().map(str::to_owned);
-    let stream = H2Stream {
-        send,
-        recv: response.into_body(),
-        pending: Bytes::new(),
-    };
-    let io = Tokio::new(ClientStream::Http2(stream));
-    Ok(Some(WebSocket::from_upgraded(
-        io,
-        Role::Client,
-        config,
-        protocol,
-    )))
 }
 
 fn h2_error(e: h2::Error) -> Error {

@@ -1,8 +1,8 @@
 //! An `EventSource` over HTTP/2: the sans-IO [`tidings_sse::EventSource`] machine
-//! (which knows no HTTP) driven over streams of one h2 connection.
+//! (which knows no HTTP) driven over streams of an [`H2Connection`].
 //!
-//! Each `Connect` of the machine is a `GET` on the connection (dialled again only when it
-//! broke), its status and `Content-Type` go to `handle_response`, its DATA frames to
+//! Each `Connect` of the machine is a `GET` on a new stream of the connection (which
+//! is dialled again only when it is gone), its status and `Content-Type` go to `handle_response`, its DATA frames to
 //! `handle_body`, its end to `handle_disconnect`. The events go to the caller
 //! through a bounded channel: a caller that stops reading stops the reading of the
 //! stream, and h2 flow control holds the server back.
@@ -12,7 +12,6 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_core::Stream;
 use tidings_sse::Cause;
 use tidings_sse::Event;
@@ -22,6 +21,7 @@ use tidings_sse::event_source::{self, Event as Machine, ReadyState};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::H2Connection;
 use crate::sse::Error;
 
 /// The events of an event stream read over HTTP/2, reconnecting with
@@ -35,10 +35,12 @@ pub struct H2EventSource {
 
 /// Reads the event stream at `url` (`http://`: h2c; `https://`: TLS with ALPN `h2`,
 /// the `rustls` feature's default roots or `tls`) with [`ClientConfig`]'s
-/// `event_source` settings, `headers` and `connect_timeout`. It ends on `204 No
-/// Content`; another status or type fails it for good ([`Error::Failed`]). A
-/// connection that cannot be made or dropped before any stream opened is reported
-/// as [`Error::Io`] (and retried); later ones are reconnections.
+/// `event_source` settings, `headers` and `connect_timeout`, on a connection of its
+/// own (for several on one connection, see [`H2Connection::event_source`]). It ends
+/// on `204 No Content`; another status or type fails it for good
+/// ([`Error::Failed`]). A request that fails before any stream opened is reported
+/// ([`Error::Io`], [`Error::NoHttp2`], [`Error::HandshakeTimeout`]...) and retried;
+/// later failures are reconnections.
 ///
 /// # Errors
 ///
@@ -49,13 +51,17 @@ pub fn event_source(
     tls: Option<crate::stream::TlsConfig>,
 ) -> Result<H2EventSource, Error> {
     let url = Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?;
-    #[cfg(feature = "rustls")]
-    let tls = tls.or_else(|| url.is_https().then(crate::tls::client_config));
-    let tls = super::client::with_alpn(url.is_https(), &tls, &["h2"])
-        .map_err(|_| Error::TlsUnsupported)?;
-    let (sender, events) = mpsc::channel(16);
-    let task = tokio::spawn(run(url, config, tls, sender));
-    Ok(H2EventSource { events, task })
+    let connection = H2Connection::new(url.clone(), tls, None)?;
+    Ok(H2EventSource::spawn(connection, url, config))
+}
+
+impl H2EventSource {
+    /// Runs the machine for `url` on `connection`'s streams.
+    pub(super) fn spawn(connection: H2Connection, url: Url, config: ClientConfig) -> Self {
+        let (sender, events) = mpsc::channel(16);
+        let task = tokio::spawn(run(connection, url, config, sender));
+        Self { events, task }
+    }
 }
 
 impl Stream for H2EventSource {
@@ -74,24 +80,22 @@ impl Drop for H2EventSource {
 
 /// The machine's loop: connect when it says so, feed it, wait for its timers.
 async fn run(
+    connection: H2Connection,
     url: Url,
     config: ClientConfig,
-    tls: Option<crate::stream::TlsConfig>,
     events: mpsc::Sender<Result<Event, Error>>,
 ) {
     let epoch = Instant::now();
     let now = || epoch.elapsed();
     let mut machine = event_source::EventSource::new(config.event_source);
-    let mut connection: Option<h2::client::SendRequest<Bytes>> = None;
     let mut body: Option<h2::RecvStream> = None;
     let mut opened = false;
     loop {
         while let Some(event) = machine.poll_event() {
             let sent = match event {
                 Machine::Connect(request) => {
-                    let connect = get(&url, &request, &config, &tls, &mut connection);
-                    match tokio::time::timeout(config.connect_timeout, connect).await {
-                        Ok(Ok(response)) => {
+                    match get(&connection, &url, &request, &config).await {
+                        Ok(response) => {
                             let content_type = response.headers().get("content-type");
                             let content_type = content_type.map(|v| v.as_bytes());
                             let status = response.status().as_u16();
@@ -99,12 +103,11 @@ async fn run(
                             body = Some(response.into_body());
                             continue;
                         }
-                        failed => {
-                            connection = None;
+                        Err(e) => {
                             machine.handle_disconnect(now());
-                            match failed {
-                                Ok(Err(e)) if !opened => Err(e),
-                                _ => continue,
+                            match opened {
+                                false => Err(e),
+                                true => continue,
                             }
                         }
                     }
@@ -165,32 +168,15 @@ async fn run(
     }
 }
 
-/// Sends the request of a [`Machine::Connect`] on the connection, dialling it first
-/// if there is none; the response head.
+/// Sends the request of a [`Machine::Connect`] on a new stream of `connection`,
+/// within [`ClientConfig::connect_timeout`]; the response head.
 async fn get(
+    connection: &H2Connection,
     url: &Url,
     request: &event_source::Request,
     config: &ClientConfig,
-    tls: &Option<crate::stream::TlsConfig>,
-    connection: &mut Option<h2::client::SendRequest<Bytes>>,
 ) -> Result<http::Response<h2::RecvStream>, Error> {
-    let io = |e: h2::Error| Error::Io(super::client::into_io(e));
-    let sender = match connection.take() {
-        Some(sender) => sender,
-        None => {
-            let stream = crate::stream::dial(url.host(), url.port(), tls.as_ref().cloned()).await;
-            let (sender, h2) = h2::client::handshake(stream.map_err(Error::Io)?)
-                .await
-                .map_err(io)?;
-            tokio::spawn(async move {
-                let _ = h2.await;
-            });
-            sender
-        }
-    };
-    let mut sender = sender.ready().await.map_err(io)?;
-    let scheme = if url.is_https() { "https" } else { "http" };
-    let mut head = http::Request::get(format!("{scheme}://{}{}", url.host_header(), url.target()));
+    let mut head = http::Request::get(url.to_string());
     for (name, value) in request.headers() {
         head = head.header(name, value);
     }
@@ -200,7 +186,7 @@ async fn get(
     let head = head
         .body(())
         .map_err(|_| Error::LocalSse(tidings_sse::LocalError::InvalidHeader))?;
-    let (response, _) = sender.send_request(head, true).map_err(io)?;
-    *connection = Some(sender);
-    response.await.map_err(io)
+    let deadline = Instant::now() + config.connect_timeout;
+    let (response, _) = connection.request(head, true, deadline).await?;
+    Ok(response)
 }
