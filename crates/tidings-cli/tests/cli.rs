@@ -900,7 +900,14 @@ fn demo_tls_serves_the_chat_and_events_over_http2() {
     let mut client = Running::start(&["ws", "--http2", "-k", &url]);
     let mut stdin = client.stdin.take().expect("stdin");
     writeln!(stdin, "{line}").expect("write stdin");
-    assert_eq!(client.line(), line);
+    // The chat relays the member's JSON with its position added as "id".
+    let mut echoed: serde_json::Value = serde_json::from_str(&client.line()).expect("JSON");
+    let id = echoed["id"].take();
+    assert!(id.as_str().is_some_and(|id| id.contains(':')), "{id}");
+    let sent: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    let echoed = echoed.as_object_mut().expect("an object");
+    echoed.remove("id");
+    assert_eq!(serde_json::Value::Object(echoed.clone()), sent);
     drop(stdin);
     client.log_line("connected over HTTP/2");
     demo.log_line("WebSocket over HTTP/2");
@@ -939,7 +946,7 @@ fn demo_tls_serves_the_chat_and_events_over_http2() {
     let _ = events.wait();
     assert_eq!(first[0], "retry: 1000", "{first:?}");
     assert!(
-        first.iter().any(|l| l.starts_with("data: {\"tick\":")),
+        first.iter().any(|l| l.starts_with("data: {\"node\":")),
         "{first:?}"
     );
     demo.log_line("event stream over HTTP/2");
@@ -952,13 +959,19 @@ fn sse_http2_reads_the_tls_demo_ticker() {
     let (demo, addr) = server("demo", &["--tls", "--tick-ms", "20"]);
     let url = format!("https://{addr}/events");
     let client = Running::start(&["sse", "--http2", "-k", &url]);
+    // Ids are EPOCH:OFFSET positions: one epoch, consecutive offsets.
     let mut ids = Vec::new();
     while ids.len() < 3 {
         if let Some(id) = client.line().strip_prefix("id: ") {
-            ids.push(id.parse::<u64>().expect("a numeric id"));
+            let (epoch, offset) = id.split_once(':').expect("EPOCH:OFFSET");
+            ids.push((epoch.to_owned(), offset.parse::<u64>().expect("an offset")));
         }
     }
-    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert!(
+        ids.windows(2)
+            .all(|w| w[1].0 == w[0].0 && w[1].1 == w[0].1 + 1),
+        "{ids:?}"
+    );
     demo.log_line("event stream over HTTP/2");
 
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
