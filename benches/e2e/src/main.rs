@@ -21,6 +21,7 @@
 
 mod client;
 mod driver;
+mod http2;
 mod procfs;
 mod servers;
 mod stats;
@@ -29,9 +30,10 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
-  tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse]
+  tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2]
   tidings-e2e serve ws  <tidings|tungstenite|fastwebsockets|tokio-websockets>
-  tidings-e2e serve sse <tidings|axum>";
+  tidings-e2e serve sse <tidings|axum>
+  tidings-e2e serve http                (tidings-io http::serve: HTTP/1.1 and h2c)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
             Some(server) => servers::serve_sse(server),
             None => Err(format!("unknown SSE server {name:?}\n{USAGE}")),
         },
+        ["serve", "http"] => servers::serve_http(),
         ["run", rest @ ..] => driver::Options::parse(rest).and_then(driver::run),
         _ => Err(USAGE.to_owned()),
     };
