@@ -13,6 +13,8 @@
 //!     ▼                                    │ frames of S bytes, one in flight each
 //!   tidings-e2e serve ws <server>  ◄───────┘ (echo, idle, SSE subscribers)
 //!   tidings-e2e serve sse <server>
+//!   tidings-e2e serve http        tidings-io's http::serve: HTTP/1.1 and h2c
+//!                                 (the h2 part, `http2.rs`: SSE and echo, both versions)
 //!     ▲ /proc/PID/stat (CPU) and /proc/PID/status (VmRSS) read around each case
 //! ```
 //!
