@@ -166,6 +166,11 @@ impl Server {
         Self::spawn(&["serve", "http"])
     }
 
+    /// tidings-io's `SseWriter` on raw HTTP/1.1 (`serve sse-writer`).
+    pub(crate) fn start_sse_writer() -> Result<Self, String> {
+        Self::spawn(&["serve", "sse-writer"])
+    }
+
     fn spawn(args: &[&str]) -> Result<Self, String> {
         let name = args[1..].join(" ");
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;

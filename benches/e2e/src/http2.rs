@@ -11,6 +11,9 @@
 //!   that it got 1, 2, ..., N (the `seq` in each event's data): a lost, repeated or
 //!   reordered event fails the run. Figures: deliveries (N × S) per second of wall
 //!   time, the server's CPU time per delivery, and its RSS growth per subscriber.
+//!   A third row is a reference from another server (`serve sse-writer`): the same
+//!   HTTP/1.1 subscribers against tidings' own writer on the socket, no hyper, to
+//!   tell what HTTP/2 saves from what hyper's HTTP/1.1 costs.
 //! - **WebSocket echo**: the load client of `client.rs` (one message in flight per
 //!   WebSocket) over the HTTP/1.1 upgrade, over RFC 8441 CONNECT streams on as many
 //!   HTTP/2 connections, and over the same number of streams multiplexed on one
@@ -75,6 +78,9 @@ enum Subscribers {
     H2 { connections: usize, streams: usize },
     /// One HTTP/1.1 connection each.
     H1(usize),
+    /// One HTTP/1.1 connection each, to tidings' own writer (`serve sse-writer`,
+    /// not `http::serve`): the reference row.
+    H1Writer(usize),
 }
 
 impl Subscribers {
@@ -84,7 +90,7 @@ impl Subscribers {
                 connections,
                 streams,
             } => connections * streams,
-            Self::H1(n) => n,
+            Self::H1(n) | Self::H1Writer(n) => n,
         }
     }
 
@@ -95,6 +101,9 @@ impl Subscribers {
                 streams,
             } => format!("HTTP/2: {connections} connections × {streams} streams"),
             Self::H1(n) => format!("HTTP/1.1: {n} connections"),
+            Self::H1Writer(n) => {
+                format!("(reference) HTTP/1.1, `SseWriter` on the socket: {n} connections")
+            }
         }
     }
 }
@@ -118,7 +127,7 @@ fn sse_table(plan: &Plan) -> Result<(), String> {
         streams: plan.sse_streams,
     };
     let h1 = Subscribers::H1(h2.count());
-    let configs = [h2, h1];
+    let configs = [h2, h1, Subscribers::H1Writer(h2.count())];
     let mut runs: Vec<Vec<SseRun>> = vec![Vec::new(); configs.len()];
     for _ in 0..plan.repeat {
         for (i, &config) in configs.iter().enumerate() {
@@ -131,9 +140,10 @@ fn sse_table(plan: &Plan) -> Result<(), String> {
         h2.count()
     );
     println!(
-        "Median of {} run(s), (min-max) beside it; ratios are HTTP/2 / HTTP/1.1 of the medians \
-         (events/s: higher is better; CPU and memory: lower is better). \
-         An event is one delivery to one subscriber.\n",
+        "Median of {} run(s), (min-max) beside it; ratios are each row / HTTP/1.1 of the medians, \
+         both rows served by `http::serve` (events/s: higher is better; CPU and memory: lower is better). \
+         An event is one delivery to one subscriber. The reference row is another server: \
+         tidings' own HTTP/1.1 writer, without hyper.\n",
         plan.repeat
     );
     println!(
@@ -166,7 +176,10 @@ fn sse_table(plan: &Plan) -> Result<(), String> {
 
 /// One SSE run against a fresh server.
 fn sse_run(config: Subscribers, events: u64) -> Result<SseRun, String> {
-    let server = crate::driver::Server::start_http()?;
+    let server = match config {
+        Subscribers::H1Writer(_) => crate::driver::Server::start_sse_writer()?,
+        _ => crate::driver::Server::start_http()?,
+    };
     let (addr, pid) = (server.addr, server.pid());
     let result = crate::driver::client_runtime()?.block_on(async {
         // One subscriber first (then gone), so lazily made state is in the baseline.
@@ -314,7 +327,7 @@ async fn subscribe(
                 }
             }
         }
-        Subscribers::H1(n) => {
+        Subscribers::H1(n) | Subscribers::H1Writer(n) => {
             for _ in 0..n {
                 let progress = progress.clone();
                 tasks.push(tokio::spawn(async move {
@@ -353,17 +366,25 @@ async fn subscriber_h1(addr: SocketAddr, events: u64, progress: &Progress) -> Re
         }
     };
     let text = String::from_utf8_lossy(&head[..body_start]).to_ascii_lowercase();
-    if !text.starts_with("http/1.1 200") || !text.contains("transfer-encoding: chunked") {
-        return Err(format!("HTTP/1.1: not a chunked 200: {text:?}"));
+    if !text.starts_with("http/1.1 200") || !text.contains("content-type: text/event-stream") {
+        return Err(format!("HTTP/1.1: not an event stream: {text:?}"));
     }
     progress.ready.fetch_add(1, Ordering::Relaxed);
-    let mut chunks = Chunked::default();
+    // hyper chunks the body; tidings' own writer sends it as is, to the close.
+    let mut chunks = text
+        .contains("transfer-encoding: chunked")
+        .then(Chunked::default);
     let mut checker = InOrder::new(events);
     let mut data = Vec::new();
     let mut feed = |bytes: &[u8], checker: &mut InOrder| -> Result<bool, String> {
-        data.clear();
-        chunks.feed(bytes, &mut data)?;
-        let got = checker.feed(&data)?;
+        let got = match &mut chunks {
+            Some(chunks) => {
+                data.clear();
+                chunks.feed(bytes, &mut data)?;
+                checker.feed(&data)?
+            }
+            None => checker.feed(bytes)?,
+        };
         progress.delivered.fetch_add(got, Ordering::Relaxed);
         Ok(checker.complete())
     };

@@ -35,7 +35,8 @@ usage:
   tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2]
   tidings-e2e serve ws  <tidings|tungstenite|fastwebsockets|tokio-websockets>
   tidings-e2e serve sse <tidings|axum>
-  tidings-e2e serve http                (tidings-io http::serve: HTTP/1.1 and h2c)";
+  tidings-e2e serve http                (tidings-io http::serve: HTTP/1.1 and h2c)
+  tidings-e2e serve sse-writer          (tidings-io SseWriter on raw HTTP/1.1)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
             None => Err(format!("unknown SSE server {name:?}\n{USAGE}")),
         },
         ["serve", "http"] => servers::serve_http(),
+        ["serve", "sse-writer"] => servers::serve_sse_writer(),
         ["run", rest @ ..] => driver::Options::parse(rest).and_then(driver::run),
         _ => Err(USAGE.to_owned()),
     };

@@ -163,6 +163,54 @@ pub(crate) fn serve_http() -> Result<(), String> {
     })
 }
 
+/// Runs tidings' own HTTP/1.1 event-stream writer until stdin closes: the
+/// reference row of the h2 part's SSE table. `/publish?n=N` as in [`serve_http`];
+/// any other request gets an event stream written by `SseWriter` on the socket
+/// itself (`Connection: close`, no chunking, no hyper). No keep-alive comments,
+/// as `SseBody::new` in `serve_http`.
+pub(crate) fn serve_sse_writer() -> Result<(), String> {
+    serve(|listener| async move {
+        let (tx, _) = broadcast::channel::<Arc<str>>(PUBLISH_MAX as usize);
+        loop {
+            let Some(tcp) = accept(&listener).await else {
+                continue;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = sse_writer(tcp, tx).await;
+            });
+        }
+    })
+}
+
+async fn sse_writer(tcp: TcpStream, tx: broadcast::Sender<Arc<str>>) -> Result<(), BoxError> {
+    use tidings_io::sse::{self, ServerConfig, ServerSentEvent, SseWriter};
+    let mut io = tidings_io::Tokio::new(tcp);
+    let mut config = ServerConfig::default();
+    config.keep_alive = None;
+    let request = sse::read_request(&mut io, &config).await?;
+    if request.path() == "/publish" {
+        let n = request
+            .query()
+            .and_then(|q| q.strip_prefix("n="))
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|&n| n <= PUBLISH_MAX)
+            .ok_or("/publish wants n=N")?;
+        tokio::spawn(publish(tx, n));
+        let mut tcp = io.into_inner();
+        tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await?;
+        return Ok(());
+    }
+    let rx = tx.subscribe();
+    drop(tx);
+    let mut writer = SseWriter::start(io, config).await?;
+    writer
+        .run(in_order(rx).map(|data| ServerSentEvent::data(&*data)))
+        .await?;
+    Ok(())
+}
+
 /// The most events one `/publish` may ask for: the depth of the channel, so that
 /// no subscriber can lag.
 pub(crate) const PUBLISH_MAX: u64 = 1 << 14;
