@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end benchmarks of tidings-io next to tokio-tungstenite, fastwebsockets,
-# tokio-websockets (WebSocket echo, idle memory) and axum (SSE fan-out).
+# tokio-websockets (WebSocket echo, idle memory) and axum (SSE fan-out), and
+# tidings-io's HTTP/2 against its HTTP/1.1 on one `http::serve` listener (h2).
 #
-#   benches/e2e/run.sh [--quick] [--repeat N] [--only echo|idle|sse] [--idle N]
+#   benches/e2e/run.sh [--quick] [--repeat N] [--only echo|idle|sse|h2] [--idle N]
 #
 # Builds the `tidings-e2e` binary in release and runs it; it prints Markdown tables
 # (docs/performance.md, "End-to-end" holds a full run). Loopback only; every server is a child

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::procfs;
@@ -22,10 +22,11 @@ use crate::stats::Samples;
 /// How many connections are opened at once.
 const CONNECT_CONCURRENCY: usize = 64;
 
-/// One WebSocket client connection of the load generator.
+/// One WebSocket client connection of the load generator, on a TCP connection
+/// (HTTP/1.1 upgrade) or an HTTP/2 stream (`http2::H2Io`).
 #[derive(Debug)]
-struct WsClient {
-    io: BufReader<TcpStream>,
+pub(crate) struct WsClient<S = TcpStream> {
+    io: BufReader<S>,
     /// The whole masked frame, sent again and again.
     frame: Vec<u8>,
     /// The payload before masking, what the echo must hold.
@@ -71,14 +72,22 @@ impl WsClient {
                 break;
             }
         }
+        Ok(WsClient::opened(io, size))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsClient<S> {
+    /// A client on a stream whose opening handshake is done, sending messages of
+    /// `size` bytes.
+    pub(crate) fn opened(io: BufReader<S>, size: usize) -> Self {
         let payload: Vec<u8> = (0..size).map(|i| (i * 7 + 1) as u8).collect();
-        Ok(Self {
+        Self {
             io,
             frame: masked_frame(&payload, [0x37, 0xfa, 0x21, 0x3d]),
             payload,
             echo: vec![0; size],
             checked: false,
-        })
+        }
     }
 
     /// Sends the message and waits for its echo.
@@ -164,14 +173,33 @@ pub(crate) async fn echo(
     warmup: Duration,
     window: Duration,
 ) -> Result<EchoResult, String> {
-    let read_buffer = (size + 14).clamp(4096, 256 * 1024);
     let clients: Vec<WsClient> = futures_util::stream::iter(0..conns)
-        .map(|_| WsClient::connect(addr, size, read_buffer))
+        .map(|_| WsClient::connect(addr, size, read_buffer(size)))
         .buffer_unordered(CONNECT_CONCURRENCY)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
+    run_echo(clients, server_pid, warmup, window).await
+}
+
+/// The client's read buffer for echoes of `size` bytes.
+pub(crate) fn read_buffer(size: usize) -> usize {
+    (size + 14).clamp(4096, 256 * 1024)
+}
+
+/// Runs an echo case on clients already connected: each echoes for
+/// `warmup + window`, and the echoes that complete inside the window are counted;
+/// the server's CPU time is read at its start and end.
+pub(crate) async fn run_echo<S>(
+    clients: Vec<WsClient<S>>,
+    server_pid: u32,
+    warmup: Duration,
+    window: Duration,
+) -> Result<EchoResult, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let start = Instant::now() + Duration::from_millis(20);
     let open = start + warmup;
     let close = open + window;

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::client::{self, SseCounters};
+use crate::http2;
 use crate::procfs;
 use crate::servers::{SseServer, WsServer};
 
@@ -33,14 +34,17 @@ pub(crate) struct Options {
     subscribers: Vec<usize>,
     /// Each SSE window.
     sse_window: Duration,
-    /// Which parts run: echo, idle, sse.
+    /// The h2 part: HTTP/2 against HTTP/1.1 on tidings-io's `http::serve` (its
+    /// `repeat` is the option's).
+    h2: http2::Plan,
+    /// Which parts run: echo, idle, sse, h2.
     parts: Vec<&'static str>,
     /// The mode, for the header.
     quick: bool,
 }
 
 impl Options {
-    /// Parses `[--quick] [--repeat N] [--idle N] [--only echo|idle|sse]...`.
+    /// Parses `[--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2]...`.
     pub(crate) fn parse(args: &[&str]) -> Result<Self, String> {
         let quick = args.contains(&"--quick");
         let mut options = if quick {
@@ -52,7 +56,16 @@ impl Options {
                 idle: 200,
                 subscribers: vec![100],
                 sse_window: Duration::from_millis(400),
-                parts: vec!["echo", "idle", "sse"],
+                h2: http2::Plan {
+                    sse_connections: 2,
+                    sse_streams: 50,
+                    events: 50,
+                    echo_cases: vec![(4, 20), (4, 16 * 1024)],
+                    warmup: Duration::from_millis(100),
+                    window: Duration::from_millis(300),
+                    repeat: 1,
+                },
+                parts: vec!["echo", "idle", "sse", "h2"],
                 quick,
             }
         } else {
@@ -64,7 +77,16 @@ impl Options {
                 idle: 10_000,
                 subscribers: vec![1_000, 10_000],
                 sse_window: Duration::from_secs(3),
-                parts: vec!["echo", "idle", "sse"],
+                h2: http2::Plan {
+                    sse_connections: 10,
+                    sse_streams: 100,
+                    events: 1_000,
+                    echo_cases: vec![(10, 20), (10, 16 * 1024)],
+                    warmup: Duration::from_millis(300),
+                    window: Duration::from_secs(2),
+                    repeat: 3,
+                },
+                parts: vec!["echo", "idle", "sse", "h2"],
                 quick,
             }
         };
@@ -91,7 +113,8 @@ impl Options {
                     Some("echo") => only.push("echo"),
                     Some("idle") => only.push("idle"),
                     Some("sse") => only.push("sse"),
-                    _ => return Err("--only wants echo, idle or sse".into()),
+                    Some("h2") => only.push("h2"),
+                    _ => return Err("--only wants echo, idle, sse or h2".into()),
                 },
                 other => return Err(format!("unknown option {other:?}")),
             }
@@ -99,6 +122,7 @@ impl Options {
         if !only.is_empty() {
             options.parts = only;
         }
+        options.h2.repeat = options.repeat;
         Ok(options)
     }
 }
@@ -119,21 +143,39 @@ pub(crate) fn run(options: Options) -> Result<(), String> {
     if options.parts.contains(&"sse") {
         sse_table(&options)?;
     }
+    if options.parts.contains(&"h2") {
+        http2::tables(&options.h2)?;
+    }
     Ok(())
 }
 
 /// A server process; killed when dropped.
 #[derive(Debug)]
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Server {
     fn start(kind: &str, name: &str) -> Result<Self, String> {
+        Self::spawn(&["serve", kind, name])
+    }
+
+    /// tidings-io's `http::serve` (`serve http`).
+    pub(crate) fn start_http() -> Result<Self, String> {
+        Self::spawn(&["serve", "http"])
+    }
+
+    /// tidings-io's `SseWriter` on raw HTTP/1.1 (`serve sse-writer`).
+    pub(crate) fn start_sse_writer() -> Result<Self, String> {
+        Self::spawn(&["serve", "sse-writer"])
+    }
+
+    fn spawn(args: &[&str]) -> Result<Self, String> {
+        let name = args[1..].join(" ");
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut child = Command::new(exe)
-            .args(["serve", kind, name])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -156,7 +198,7 @@ impl Server {
         }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -171,7 +213,7 @@ impl Drop for Server {
 
 /// A fresh single-threaded runtime for the client side of one case; dropping it
 /// ends every client task and closes every client socket.
-fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -392,7 +434,7 @@ fn best_peer(values: &[f64], better: fn(f64, f64) -> f64) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     match sorted.len() {
@@ -416,7 +458,7 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn size_name(size: usize) -> String {
+pub(crate) fn size_name(size: usize) -> String {
     match size {
         n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
         n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),

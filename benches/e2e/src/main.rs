@@ -13,6 +13,8 @@
 //!     ▼                                    │ frames of S bytes, one in flight each
 //!   tidings-e2e serve ws <server>  ◄───────┘ (echo, idle, SSE subscribers)
 //!   tidings-e2e serve sse <server>
+//!   tidings-e2e serve http        tidings-io's http::serve: HTTP/1.1 and h2c
+//!                                 (the h2 part, `http2.rs`: SSE and echo, both versions)
 //!     ▲ /proc/PID/stat (CPU) and /proc/PID/status (VmRSS) read around each case
 //! ```
 //!
@@ -21,6 +23,7 @@
 
 mod client;
 mod driver;
+mod http2;
 mod procfs;
 mod servers;
 mod stats;
@@ -29,9 +32,11 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
-  tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse]
+  tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2]
   tidings-e2e serve ws  <tidings|tungstenite|fastwebsockets|tokio-websockets>
-  tidings-e2e serve sse <tidings|axum>";
+  tidings-e2e serve sse <tidings|axum>
+  tidings-e2e serve http                (tidings-io http::serve: HTTP/1.1 and h2c)
+  tidings-e2e serve sse-writer          (tidings-io SseWriter on raw HTTP/1.1)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
             Some(server) => servers::serve_sse(server),
             None => Err(format!("unknown SSE server {name:?}\n{USAGE}")),
         },
+        ["serve", "http"] => servers::serve_http(),
+        ["serve", "sse-writer"] => servers::serve_sse_writer(),
         ["run", rest @ ..] => driver::Options::parse(rest).and_then(driver::run),
         _ => Err(USAGE.to_owned()),
     };

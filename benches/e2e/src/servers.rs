@@ -140,6 +140,152 @@ pub(crate) fn serve_sse(server: SseServer) -> Result<(), String> {
     })
 }
 
+/// Runs tidings-io's `http::serve` until stdin closes: HTTP/1.1 and h2c (HTTP/2 by
+/// prior knowledge) on one listener, extended CONNECT advertised. Routes:
+///
+/// - `/events`: an event stream (`sse_response(SseBody)`) of every event published
+///   from now on, in order; a subscriber that lagged by a whole channel would have
+///   its stream ended, never skipped ahead (the client would see the gap);
+/// - `/publish?n=N`: publishes events 1..=N, one per scheduler round, and answers at
+///   once;
+/// - anything else: a WebSocket echo (`WebSocketUpgrade`: the HTTP/1.1 upgrade or
+///   RFC 8441's CONNECT), `recv` / `send`.
+pub(crate) fn serve_http() -> Result<(), String> {
+    use tidings_io::http::ServeConfig;
+    serve(|listener| async move {
+        let (tx, _) = broadcast::channel::<Arc<str>>(PUBLISH_MAX as usize);
+        let service = hyper::service::service_fn(move |request| {
+            let response = route(request, &tx);
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let config = ServeConfig::default().websocket(true);
+        let _ = tidings_io::http::serve(listener, config, service).await;
+    })
+}
+
+/// Runs tidings' own HTTP/1.1 event-stream writer until stdin closes: the
+/// reference row of the h2 part's SSE table. `/publish?n=N` as in [`serve_http`];
+/// any other request gets an event stream written by `SseWriter` on the socket
+/// itself (`Connection: close`, no chunking, no hyper). No keep-alive comments,
+/// as `SseBody::new` in `serve_http`.
+pub(crate) fn serve_sse_writer() -> Result<(), String> {
+    serve(|listener| async move {
+        let (tx, _) = broadcast::channel::<Arc<str>>(PUBLISH_MAX as usize);
+        loop {
+            let Some(tcp) = accept(&listener).await else {
+                continue;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = sse_writer(tcp, tx).await;
+            });
+        }
+    })
+}
+
+async fn sse_writer(tcp: TcpStream, tx: broadcast::Sender<Arc<str>>) -> Result<(), BoxError> {
+    use tidings_io::sse::{self, ServerConfig, ServerSentEvent, SseWriter};
+    let mut io = tidings_io::Tokio::new(tcp);
+    let mut config = ServerConfig::default();
+    config.keep_alive = None;
+    let request = sse::read_request(&mut io, &config).await?;
+    if request.path() == "/publish" {
+        let n = request
+            .query()
+            .and_then(|q| q.strip_prefix("n="))
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|&n| n <= PUBLISH_MAX)
+            .ok_or("/publish wants n=N")?;
+        tokio::spawn(publish(tx, n));
+        let mut tcp = io.into_inner();
+        tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await?;
+        return Ok(());
+    }
+    let rx = tx.subscribe();
+    drop(tx);
+    let mut writer = SseWriter::start(io, config).await?;
+    writer
+        .run(in_order(rx).map(|data| ServerSentEvent::data(&*data)))
+        .await?;
+    Ok(())
+}
+
+/// The most events one `/publish` may ask for: the depth of the channel, so that
+/// no subscriber can lag.
+pub(crate) const PUBLISH_MAX: u64 = 1 << 14;
+
+/// A response of [`serve_http`]: an event stream, or a short body.
+type HttpBody = http_body_util::Either<
+    tidings_io::sse::SseBody<
+        std::pin::Pin<Box<dyn Stream<Item = tidings_io::sse::ServerSentEvent> + Send>>,
+    >,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+fn route(
+    mut request: http::Request<hyper::body::Incoming>,
+    tx: &broadcast::Sender<Arc<str>>,
+) -> http::Response<HttpBody> {
+    use http_body_util::{Either, Full};
+    use tidings_io::http::{WebSocketUpgrade, sse_response};
+    use tidings_io::sse::{ServerSentEvent, SseBody};
+    match request.uri().path() {
+        "/events" => {
+            let events = in_order(tx.subscribe()).map(|data| ServerSentEvent::data(&*data));
+            sse_response(Either::Left(SseBody::new(Box::pin(events) as _)))
+        }
+        "/publish" => {
+            let n = request
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("n="))
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|&n| n <= PUBLISH_MAX);
+            let mut response = http::Response::new(Either::Right(Full::default()));
+            match n {
+                Some(n) => drop(tokio::spawn(publish(tx.clone(), n))),
+                None => *response.status_mut() = http::StatusCode::BAD_REQUEST,
+            }
+            response
+        }
+        _ => {
+            let answer = match WebSocketUpgrade::from_request::<_, Full<bytes::Bytes>>(&mut request)
+            {
+                Ok(upgrade) => upgrade.on_upgrade(|mut ws| async move {
+                    use tidings_io::Message;
+                    while let Some(Ok(message)) = ws.recv().await {
+                        if matches!(message, Message::Text(_) | Message::Binary(_))
+                            && ws.send(message).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                }),
+                Err(refusal) => refusal,
+            };
+            answer.map(Either::Right)
+        }
+    }
+}
+
+/// Publishes events 1..=n, yielding after each so that every subscriber it woke
+/// runs before the next.
+async fn publish(tx: broadcast::Sender<Arc<str>>, n: u64) {
+    for seq in 1..=n {
+        let _ = tx.send(event_data(seq));
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Every event, in order; the end of the stream if the subscriber lagged (the
+/// client then counts the events it missed).
+fn in_order(rx: broadcast::Receiver<Arc<str>>) -> impl Stream<Item = Arc<str>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.ok().map(|data| (data, rx))
+    })
+}
+
 /// Sets the tidings echo server's `Config::read_buffer_size` (bytes) when present.
 const READ_BUFFER_VAR: &str = "TIDINGS_E2E_READ_BUFFER";
 
@@ -147,7 +293,7 @@ const READ_BUFFER_VAR: &str = "TIDINGS_E2E_READ_BUFFER";
 const SSE_QUEUE: usize = 256;
 
 /// The event's `data`: about 100 bytes of JSON, like a typical notification.
-fn event_data(seq: u64) -> Arc<str> {
+pub(crate) fn event_data(seq: u64) -> Arc<str> {
     Arc::from(format!(
         "{{\"seq\":{seq},\"kind\":\"tick\",\"body\":\"the quick brown fox jumps over the lazy dog\"}}"
     ))
