@@ -70,8 +70,7 @@ const INLINE_PAYLOAD: usize = 512;
 ///
 /// On a connection that negotiated permessage-deflate, what is sent depends on its
 /// compressing side, as the handshake left it
-/// ([`DeflateConfig::compress_no_context_takeover`](crate::DeflateConfig),
-/// `compress_window_bits`):
+/// (`DeflateConfig::compress_no_context_takeover` and `compress_window_bits`):
 ///
 /// | compressing side | what `send_prepared` queues |
 /// |---|---|
@@ -88,7 +87,7 @@ const INLINE_PAYLOAD: usize = 512;
 /// each made the first time a connection needs it and kept in this message, shared
 /// by its clones and across threads. Browsers do not ask for a smaller server
 /// window, so a broadcast to browsers compresses once. The first connection to need
-/// an encoding also gives its level and memLevel; [`compressed`](Self::compressed)
+/// an encoding also gives its level and memLevel; `PreparedMessage::compressed`
 /// makes the encoding ahead of time, with a config of your choosing (on the
 /// publisher's thread rather than the first subscriber's).
 ///
