@@ -1,11 +1,11 @@
-//! Whatever a permessage-deflate client sends, in whole messages or streamed pieces,
-//! with any negotiated window and context takeover, a server receives exactly, however
-//! the wire is split.
+//! Whatever a permessage-deflate client sends, in whole messages, streamed pieces or
+//! prepared (broadcast) messages, with any negotiated window and context takeover, a
+//! server receives exactly, however the wire is split.
 #![no_main]
 
 use core::time::Duration;
 use libfuzzer_sys::fuzz_target;
-use tidings_ws::{Config, Connection, DeflateConfig, Event, MessageKind};
+use tidings_ws::{Config, Connection, DeflateConfig, Event, MessageKind, PreparedMessage};
 
 fuzz_target!(|input: &[u8]| {
     let [flags, cut, rest @ ..] = input else {
@@ -44,6 +44,12 @@ fuzz_target!(|input: &[u8]| {
             client.send_ping(&b"x"[..]).unwrap();
             client
                 .send_fragment(MessageKind::Binary, b.to_vec(), true)
+                .unwrap();
+        } else if i % 3 == 1 {
+            // Without context takeover: the shared encoding, masked; with it: the
+            // client's own context, kept in step.
+            client
+                .send_prepared(&PreparedMessage::binary(m.to_vec()))
                 .unwrap();
         } else {
             client.send_binary(m.to_vec()).unwrap();

@@ -282,7 +282,8 @@ impl<S: Split> WsWriter<S> {
 
     /// Queues a message encoded once for many connections (broadcast), waiting for
     /// room as [`send`](Self::send) does. On a server the prepared frames are queued
-    /// as they are, without a copy.
+    /// as they are, without a copy; with permessage-deflate and
+    /// `server_no_context_takeover`, compressed once for all connections.
     pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
         driver::send(self, |half| half.send_prepared(message)).await
     }

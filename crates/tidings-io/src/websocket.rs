@@ -164,6 +164,8 @@ impl<S: Transport> WebSocket<S> {
     /// Queues a message encoded once for many connections (broadcast), waiting for
     /// room as [`send`](Self::send) does. On a server the prepared frames are queued
     /// as they are: one encoding and no copy, whatever the number of connections.
+    /// With permessage-deflate and `server_no_context_takeover`, the message is also
+    /// compressed once for all of them (see [`PreparedMessage`]).
     ///
     /// ```no_run
     /// # async fn run(clients: &mut [tidings_io::WebSocket<tidings_io::Tokio<tokio::net::TcpStream>>])

@@ -186,6 +186,11 @@ impl Compressor {
         Self { config, z: None }
     }
 
+    /// What the handshake agreed, seen from this endpoint.
+    pub(crate) fn config(&self) -> &DeflateConfig {
+        &self.config
+    }
+
     /// Whether a message of `len` bytes goes out compressed.
     pub(crate) fn wants(&self, len: usize) -> bool {
         len >= self.config.threshold && self.config.compress_window_bits >= 9
@@ -255,6 +260,38 @@ impl Compressor {
             self.z = None;
         }
     }
+
+    /// The window (base-2 log) a message compressed alone must fit for this
+    /// connection to send it as it is, or `None` if this connection keeps its context
+    /// between messages (a message compressed elsewhere would leave its context out of
+    /// step with the peer's) or sends nothing compressed (8-bit windows).
+    ///
+    /// Without context takeover, a message is a deflate stream of its own, started
+    /// from a fresh context: whoever compressed it, with whatever level, the bytes are
+    /// the same kind of thing this compressor would write, as long as no distance in
+    /// them reaches past the window the peer inflates with (§7.1.2: the sender uses
+    /// at most the negotiated window; a peer inflating with a smaller window than the
+    /// sender used reads garbage or fails).
+    pub(crate) fn shared_window(&self) -> Option<u8> {
+        let bits = self.config.compress_window_bits;
+        (self.config.compress_no_context_takeover && bits >= 9).then_some(bits)
+    }
+}
+
+/// Compresses a whole message alone, from a fresh context, with a window of
+/// `2^window_bits` (9..=15) and `config`'s level and memLevel: what a compressor
+/// without context takeover sends, RSV1 aside (§7.2.1: sync flush, the trailing
+/// `00 00 ff ff` removed). Used by broadcast, which compresses once for every
+/// connection that can send the result unchanged ([`Compressor::shared_window`]).
+pub(crate) fn compress_alone(config: &DeflateConfig, window_bits: u8, message: &[u8]) -> BytesMut {
+    let mut alone = Compressor::new(DeflateConfig {
+        compress_window_bits: window_bits,
+        compress_no_context_takeover: true,
+        ..*config
+    });
+    let mut out = BytesMut::new();
+    alone.compress(message, true, &mut out);
+    out
 }
 
 /// The inflating side of one connection.

@@ -85,7 +85,9 @@
 //! - `deflate`: permessage-deflate (RFC 7692) with zlib-rs: set
 //!   `Config::deflate` to what the handshake agreed (`DeflateConfig`); implies
 //!   `std`. Compressed messages are inflated as they arrive, bounded by
-//!   [`Config::max_message_size`], so a deflate bomb stops at the limit.
+//!   [`Config::max_message_size`], so a deflate bomb stops at the limit. A
+//!   [`PreparedMessage`] broadcast to connections without context takeover on
+//!   their sending side is compressed once and its bytes shared by all of them.
 //!
 //! # `unsafe`
 //!

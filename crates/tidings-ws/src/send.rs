@@ -46,12 +46,12 @@ use crate::utf8::{Utf8Bytes, Utf8Validator};
 /// [`Bytes`] (no copy).
 const INLINE_PAYLOAD: usize = 512;
 
-/// A message encoded once, to be sent on many server connections (broadcast).
+/// A message encoded once, to be sent on many connections (broadcast).
 ///
 /// The frames are encoded at construction; [`SendHalf::send_prepared`] on a server
 /// queues the same refcounted `Bytes` on every connection, with no encoding and no
 /// copy. A client must mask each frame with its own key, so on a client connection it
-/// is encoded like any other message.
+/// is framed and masked like any other message (one copy).
 ///
 /// ```
 /// use tidings_ws::{Config, Connection, PreparedMessage};
@@ -65,14 +65,67 @@ const INLINE_PAYLOAD: usize = 512;
 /// assert_eq!(a.poll_transmit(Duration::ZERO), b.poll_transmit(Duration::ZERO));
 /// # Ok::<(), tidings_ws::LocalError>(())
 /// ```
+///
+/// # Compressed broadcast (feature `deflate`)
+///
+/// On a connection that negotiated permessage-deflate, what is sent depends on its
+/// compressing side, as the handshake left it
+/// (`DeflateConfig::compress_no_context_takeover` and `compress_window_bits`):
+///
+/// | compressing side | what `send_prepared` queues |
+/// |---|---|
+/// | no context takeover (a server with `server_no_context_takeover`, a client with `client_no_context_takeover`), window 2^N, N ≥ 9 | the message compressed **once** for every such connection with the same N, RSV1 set; a server queues the shared frames as they are (`Bytes` clones), a client masks them (one copy) |
+/// | context takeover | compressed by the connection's own compressor, as [`send_text`](SendHalf::send_text) would: its context must see every message it sends |
+/// | message under `threshold`, an 8-bit window, no deflate | the plain frames above |
+///
+/// Without context takeover each message is a deflate stream of its own, started
+/// from a fresh context (RFC 7692 §7.1.1.1), so the bytes do not depend on the
+/// connection, with one exception: the window. A peer inflates with the window it
+/// allowed the sender (`server_max_window_bits` for a server's messages), and
+/// distances past it are corrupt data, so the message is compressed with the
+/// window each connection negotiated: one encoding per window size (2^9 to 2^15),
+/// each made the first time a connection needs it and kept in this message, shared
+/// by its clones and across threads. Browsers do not ask for a smaller server
+/// window, so a broadcast to browsers compresses once. The first connection to need
+/// an encoding also gives its level and memLevel; `PreparedMessage::compressed`
+/// makes the encoding ahead of time, with a config of your choosing (on the
+/// publisher's thread rather than the first subscriber's).
+///
+/// Broadcasts are framed at the size given at construction (1 MiB for
+/// [`text`](Self::text) and [`binary`](Self::binary)), not at each connection's
+/// [`Config::max_send_frame_size`], on servers; clients frame at their own.
 #[derive(Clone, Debug)]
 pub struct PreparedMessage {
     kind: MessageKind,
     payload: Bytes,
-    /// The server frames, as `poll_transmit` chunks: `true` marks a header whose payload
-    /// is the next chunk.
+    /// The uncompressed server frames.
+    frames: Frames,
+    /// The frame size the compressed forms are split at.
+    #[cfg(feature = "deflate")]
+    max_frame_size: usize,
+    /// The message compressed alone, one slot per window size (9..=15 bits), filled
+    /// by the first connection that needs it; shared by every clone.
+    #[cfg(feature = "deflate")]
+    deflated: Arc<[std::sync::OnceLock<Deflated>; 7]>,
+}
+
+/// A message's server frames, as `poll_transmit` chunks: `true` marks a header whose
+/// payload is the next chunk.
+#[derive(Clone, Debug)]
+struct Frames {
     chunks: Arc<[(Bytes, bool)]>,
+    /// Their total length.
     len: usize,
+}
+
+/// A message compressed alone (without context takeover) with one window size.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct Deflated {
+    /// The compressed payload, for clients (which mask a copy of it).
+    payload: Bytes,
+    /// Its server frames, RSV1 on the first.
+    frames: Frames,
 }
 
 impl PreparedMessage {
@@ -99,10 +152,78 @@ impl PreparedMessage {
     /// `payload` must be UTF-8 for [`MessageKind::Text`]; use [`text`](Self::text) to
     /// have that checked by the type.
     pub fn new(kind: MessageKind, payload: Bytes, max_frame_size: usize) -> Self {
-        let max = max_frame_size.max(1);
+        let max_frame_size = max_frame_size.max(1);
+        Self {
+            kind,
+            frames: Frames::encode(kind.opcode(), 0, &payload, max_frame_size),
+            payload,
+            #[cfg(feature = "deflate")]
+            max_frame_size,
+            #[cfg(feature = "deflate")]
+            deflated: Arc::default(),
+        }
+    }
+
+    /// Compresses the message now, alone, with `config`'s window, level and memLevel,
+    /// for the connections whose compressing side has no context takeover and that
+    /// window (see [Compressed broadcast](Self#compressed-broadcast-feature-deflate)).
+    /// Without this, the first such connection compresses it, with its own level.
+    ///
+    /// Does nothing if that window's encoding exists already, or if `config`'s window
+    /// is 8 bits (sent uncompressed). A connection that negotiated another window
+    /// still makes its own encoding when it needs one.
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn compressed(self, config: &crate::DeflateConfig) -> Self {
+        if config.compress_window_bits >= 9 {
+            self.deflated(config, config.compress_window_bits);
+        }
+        self
+    }
+
+    /// The message compressed alone with a window of `2^window_bits` (9 and up;
+    /// above 15 means 15, as for a connection), made once.
+    #[cfg(feature = "deflate")]
+    fn deflated(&self, config: &crate::DeflateConfig, window_bits: u8) -> &Deflated {
+        let bits = window_bits.clamp(9, 15);
+        self.deflated[usize::from(bits - 9)].get_or_init(|| {
+            let payload = crate::deflate::compress_alone(config, bits, &self.payload).freeze();
+            Deflated {
+                frames: Frames::encode(self.kind.opcode(), RSV1, &payload, self.max_frame_size),
+                payload,
+            }
+        })
+    }
+
+    /// The message type.
+    pub fn kind(&self) -> MessageKind {
+        self.kind
+    }
+
+    /// The bytes a server connection puts on the wire for it uncompressed.
+    pub fn encoded_len(&self) -> usize {
+        self.frames.len
+    }
+
+    /// The bytes a server connection without context takeover and with a window of
+    /// `2^window_bits` puts on the wire for it, if that encoding was made
+    /// ([`compressed`](Self::compressed), or a first connection that needed it).
+    #[cfg(feature = "deflate")]
+    pub fn compressed_len(&self, window_bits: u8) -> Option<usize> {
+        let slot = self
+            .deflated
+            .get(usize::from(window_bits.clamp(9, 15) - 9))?;
+        Some(slot.get()?.frames.len)
+    }
+}
+
+impl Frames {
+    /// Server frames for one message: `payload` split at `max` bytes, `opcode` and
+    /// `rsv` on the first frame, continuations after it.
+    fn encode(opcode: OpCode, rsv: u8, payload: &Bytes, max: usize) -> Self {
         let mut chunks = Vec::new();
         let mut len = 0;
-        let mut opcode = kind.opcode();
+        let (mut opcode, mut rsv) = (opcode, rsv);
         let mut rest = payload.clone();
         loop {
             let piece = if rest.len() > max {
@@ -113,7 +234,7 @@ impl PreparedMessage {
             let fin = rest.is_empty();
             let header = FrameHeader {
                 fin,
-                rsv: 0,
+                rsv,
                 opcode,
                 mask: None,
                 payload_len: piece.len() as u64,
@@ -134,24 +255,12 @@ impl PreparedMessage {
             if fin {
                 break;
             }
-            opcode = OpCode::CONTINUATION;
+            (opcode, rsv) = (OpCode::CONTINUATION, 0);
         }
         Self {
-            kind,
-            payload,
             chunks: chunks.into(),
             len,
         }
-    }
-
-    /// The message type.
-    pub fn kind(&self) -> MessageKind {
-        self.kind
-    }
-
-    /// The bytes a server connection puts on the wire for it.
-    pub fn encoded_len(&self) -> usize {
-        self.len
     }
 }
 
@@ -512,24 +621,49 @@ impl SendHalf {
     }
 
     /// Queues a message encoded once for many connections. A server queues the
-    /// prepared frames as they are (no encoding, no copy); a client encodes and masks
-    /// the payload as for [`send_binary`](Self::send_binary).
+    /// prepared frames as they are (no encoding, no copy); a client frames and masks
+    /// the payload as for [`send_binary`](Self::send_binary). With permessage-deflate,
+    /// a compressing side without context takeover sends the message compressed once
+    /// for all such connections, and one with context takeover compresses it itself
+    /// (see [`PreparedMessage`]).
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), LocalError> {
-        if self.role == Role::Client {
-            return self.send_message(message.kind, message.payload.clone());
-        }
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(LocalError::MessageInProgress);
         }
+        #[cfg(feature = "deflate")]
+        if let Some(compressor) = &self.compressor {
+            if compressor.wants(message.payload.len()) {
+                let Some(bits) = compressor.shared_window() else {
+                    // Context takeover: this connection's context must see the message.
+                    return self.send_message(message.kind, message.payload.clone());
+                };
+                let deflated = message.deflated(compressor.config(), bits);
+                if self.role == Role::Client {
+                    let payload = deflated.payload.clone();
+                    self.queue_data(message.kind.opcode(), RSV1, payload, true);
+                } else {
+                    self.queue_frames(&deflated.frames);
+                }
+                return Ok(());
+            }
+        }
+        if self.role == Role::Client {
+            return self.send_message(message.kind, message.payload.clone());
+        }
+        self.queue_frames(&message.frames);
+        Ok(())
+    }
+
+    /// Queues a server's prepared frames after what is queued, as they are.
+    fn queue_frames(&mut self, frames: &Frames) {
         let out = &mut self.out;
         if !out.tail.is_empty() {
             let chunk = out.split_tail();
             out.queue.push_back((chunk, false));
         }
-        out.queue.extend(message.chunks.iter().cloned());
-        out.len += message.len;
-        Ok(())
+        out.queue.extend(frames.chunks.iter().cloned());
+        out.len += frames.len;
     }
 
     fn send_message(&mut self, kind: MessageKind, payload: Bytes) -> Result<(), LocalError> {
