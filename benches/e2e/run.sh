@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end benchmarks of tidings-io next to tokio-tungstenite, fastwebsockets,
-# tokio-websockets (WebSocket echo, idle memory) and axum (SSE fan-out), and
-# tidings-io's HTTP/2 against its HTTP/1.1 on one `http::serve` listener (h2).
+# tokio-websockets (WebSocket echo, idle memory) and axum (SSE fan-out),
+# tidings-io's HTTP/2 against its HTTP/1.1 on one `http::serve` listener (h2), and
+# `broker::Node` fan-out to 10,000 SSE subscribers on one or two node processes, in
+# memory and on Redis (fanout; it starts its own redis-server, and skips the Redis
+# rows, saying so, without one).
 #
-#   benches/e2e/run.sh [--quick] [--repeat N] [--only echo|idle|sse|h2] [--idle N]
+#   benches/e2e/run.sh [--quick] [--repeat N] [--only echo|idle|sse|h2|fanout] [--idle N]
 #
 # Builds the `tidings-e2e` binary in release and runs it; it prints Markdown tables
 # (docs/performance.md, "End-to-end" holds a full run). Loopback only; every server is a child
@@ -25,8 +28,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# 10,000 idle connections need as many descriptors in the driver (client side)
-# and in the server: raise the soft limit as far as the hard one allows.
+# 10,000 idle connections (and 10,000 fan-out subscribers) need as many
+# descriptors in the driver (client side) and in the server: raise the soft limit
+# as far as the hard one allows. (The fan-out part checks it again and cuts its
+# subscribers, with a warning in its output, if it is too low.)
 HARD=$(ulimit -Hn)
 if [ "$HARD" = unlimited ] || [ "$HARD" -gt 1048576 ]; then HARD=1048576; fi
 ulimit -n "$HARD" 2>/dev/null || true

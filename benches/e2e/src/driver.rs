@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::client::{self, SseCounters};
+use crate::fanout;
 use crate::http2;
 use crate::procfs;
 use crate::servers::{SseServer, WsServer};
@@ -37,14 +38,17 @@ pub(crate) struct Options {
     /// The h2 part: HTTP/2 against HTTP/1.1 on tidings-io's `http::serve` (its
     /// `repeat` is the option's).
     h2: http2::Plan,
-    /// Which parts run: echo, idle, sse, h2.
+    /// The fanout part: `broker::Node` processes, in memory and on Redis (its
+    /// `repeat` is the option's).
+    fanout: fanout::Plan,
+    /// Which parts run: echo, idle, sse, h2, fanout.
     parts: Vec<&'static str>,
     /// The mode, for the header.
     quick: bool,
 }
 
 impl Options {
-    /// Parses `[--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2]...`.
+    /// Parses `[--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2|fanout]...`.
     pub(crate) fn parse(args: &[&str]) -> Result<Self, String> {
         let quick = args.contains(&"--quick");
         let mut options = if quick {
@@ -65,7 +69,15 @@ impl Options {
                     window: Duration::from_millis(300),
                     repeat: 1,
                 },
-                parts: vec!["echo", "idle", "sse", "h2"],
+                fanout: fanout::Plan {
+                    subscribers: 200,
+                    messages: 10,
+                    rate: 50,
+                    burst: 10,
+                    size: 64,
+                    repeat: 1,
+                },
+                parts: vec!["echo", "idle", "sse", "h2", "fanout"],
                 quick,
             }
         } else {
@@ -86,7 +98,15 @@ impl Options {
                     window: Duration::from_secs(2),
                     repeat: 3,
                 },
-                parts: vec!["echo", "idle", "sse", "h2"],
+                fanout: fanout::Plan {
+                    subscribers: 10_000,
+                    messages: 30,
+                    rate: 5,
+                    burst: 20,
+                    size: 64,
+                    repeat: 3,
+                },
+                parts: vec!["echo", "idle", "sse", "h2", "fanout"],
                 quick,
             }
         };
@@ -114,7 +134,8 @@ impl Options {
                     Some("idle") => only.push("idle"),
                     Some("sse") => only.push("sse"),
                     Some("h2") => only.push("h2"),
-                    _ => return Err("--only wants echo, idle, sse or h2".into()),
+                    Some("fanout") => only.push("fanout"),
+                    _ => return Err("--only wants echo, idle, sse, h2 or fanout".into()),
                 },
                 other => return Err(format!("unknown option {other:?}")),
             }
@@ -123,6 +144,7 @@ impl Options {
             options.parts = only;
         }
         options.h2.repeat = options.repeat;
+        options.fanout.repeat = options.repeat;
         Ok(options)
     }
 }
@@ -145,6 +167,9 @@ pub(crate) fn run(options: Options) -> Result<(), String> {
     }
     if options.parts.contains(&"h2") {
         http2::tables(&options.h2)?;
+    }
+    if options.parts.contains(&"fanout") {
+        fanout::table(&options.fanout)?;
     }
     Ok(())
 }
@@ -169,6 +194,11 @@ impl Server {
     /// tidings-io's `SseWriter` on raw HTTP/1.1 (`serve sse-writer`).
     pub(crate) fn start_sse_writer() -> Result<Self, String> {
         Self::spawn(&["serve", "sse-writer"])
+    }
+
+    /// A `broker::Node` SSE server (`serve node`), in memory or on Redis.
+    pub(crate) fn start_node(target: &str) -> Result<Self, String> {
+        Self::spawn(&["serve", "node", target])
     }
 
     fn spawn(args: &[&str]) -> Result<Self, String> {

@@ -15,6 +15,8 @@
 //!   tidings-e2e serve sse <server>
 //!   tidings-e2e serve http        tidings-io's http::serve: HTTP/1.1 and h2c
 //!                                 (the h2 part, `http2.rs`: SSE and echo, both versions)
+//!   tidings-e2e serve node <memory|redis://…>  broker::Node SSE nodes, one or two at
+//!                                 once, the driver's own redis-server (`fanout.rs`)
 //!     ▲ /proc/PID/stat (CPU) and /proc/PID/status (VmRSS) read around each case
 //! ```
 //!
@@ -23,6 +25,7 @@
 
 mod client;
 mod driver;
+mod fanout;
 mod http2;
 mod procfs;
 mod servers;
@@ -32,11 +35,12 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
-  tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2]
+  tidings-e2e run [--quick] [--repeat N] [--idle N] [--only echo|idle|sse|h2|fanout]
   tidings-e2e serve ws  <tidings|tungstenite|fastwebsockets|tokio-websockets>
   tidings-e2e serve sse <tidings|axum>
   tidings-e2e serve http                (tidings-io http::serve: HTTP/1.1 and h2c)
-  tidings-e2e serve sse-writer          (tidings-io SseWriter on raw HTTP/1.1)";
+  tidings-e2e serve sse-writer          (tidings-io SseWriter on raw HTTP/1.1)
+  tidings-e2e serve node <memory|redis://HOST:PORT>   (broker::Node, SSE; the fanout part)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         },
         ["serve", "http"] => servers::serve_http(),
         ["serve", "sse-writer"] => servers::serve_sse_writer(),
+        ["serve", "node", target] => fanout::serve_node(target),
         ["run", rest @ ..] => driver::Options::parse(rest).and_then(driver::run),
         _ => Err(USAGE.to_owned()),
     };

@@ -435,7 +435,7 @@ async fn upgrade_by_hand(tcp: &mut TcpStream) -> Result<(), BoxError> {
 
 /// The next connection, with Nagle off; `None` after an accept error (out of file
 /// descriptors, say), after a pause so the loop does not spin.
-async fn accept(listener: &TcpListener) -> Option<TcpStream> {
+pub(crate) async fn accept(listener: &TcpListener) -> Option<TcpStream> {
     match listener.accept().await {
         Ok((tcp, _)) => {
             let _ = tcp.set_nodelay(true);
@@ -451,7 +451,7 @@ async fn accept(listener: &TcpListener) -> Option<TcpStream> {
 /// Builds the single-threaded runtime, listens on 127.0.0.1 (a port the OS picks,
 /// a backlog deep enough for thousands of connects), prints the port and runs
 /// `server` until stdin closes.
-fn serve<F, Fut>(server: F) -> Result<(), String>
+pub(crate) fn serve<F, Fut>(server: F) -> Result<(), String>
 where
     F: FnOnce(TcpListener) -> Fut,
     Fut: std::future::Future<Output = ()>,
