@@ -23,8 +23,9 @@
 //! subscribers share one clock); once every subscriber has all M, it sends B more
 //! back to back (pipelined on the same connection), and the run ends when every
 //! subscriber has all M + B. Every subscriber checks that it got 1, 2, ..., M + B,
-//! once each, in order, with consecutive offsets in one epoch: a lost, repeated
-//! or reordered message, or a discontinuity, fails the run. Figures: deliveries
+//! once each, in order, with consecutive offsets in one epoch, and nothing after
+//! the last (it reads on for 100 ms after every subscriber is done): a lost,
+//! repeated or reordered message, one too many, or a discontinuity, fails the run. Figures: deliveries
 //! (B × N) per second from the first message of the burst to its last delivery
 //! (what the machine can carry), publish → receive latency of the M paced
 //! messages (p50, p99: below saturation, so not a queue's length), the nodes' RSS
@@ -289,6 +290,11 @@ fn run(setup: Setup, plan: &Plan, redis: Option<&RedisServer>, topic: &str) -> R
         )
         .await?;
         let t1 = Instant::now();
+        // A message too many would arrive about now.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(why) = progress.failed.lock().map_err(|e| e.to_string())?.clone() {
+            return Err(why);
+        }
         let c1 = sum_cpu(&pids)?;
         let r1 = redis_pid.map(procfs::cpu_time_fine).transpose()?;
         let delivered = progress.delivered.load(Ordering::Relaxed);
@@ -467,8 +473,15 @@ async fn subscriber(
         .map_err(|e| e.to_string())?
         .merge(std::mem::take(&mut checker.samples));
     progress.done.fetch_add(1, Ordering::Relaxed);
-    std::future::pending::<()>().await;
-    Ok(())
+    // Stay connected until the run ends, still checking: anything more is a
+    // message too many.
+    loop {
+        let n = tcp.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(());
+        }
+        checker.feed(&buf[..n])?;
+    }
 }
 
 /// Checks one subscriber's stream: messages 1..=end in order, once each, with
@@ -547,7 +560,7 @@ impl Checker {
         }
         self.position = Some((epoch.to_owned(), offset));
         let (seq, sent) = parse_payload(data)?;
-        if seq != self.last + 1 {
+        if seq != self.last + 1 || seq > self.end {
             return Err(format!(
                 "message {seq} after {}: lost, repeated or reordered",
                 self.last
@@ -919,6 +932,7 @@ mod tests {
         assert_eq!(c.feed(&third[5..]).unwrap(), 1);
         assert!(c.complete());
         assert_eq!(c.samples.len(), 2, "the paced ones only");
+        assert!(c.feed(&event(4, 13)).is_err(), "one too many");
 
         let mut c = Checker::new(3, 3);
         c.feed(&event(1, 10)).unwrap();
