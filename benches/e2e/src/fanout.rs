@@ -47,6 +47,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::driver::{Server, median};
+use crate::http2::Tasks;
 use crate::procfs;
 use crate::stats::Samples;
 
@@ -377,16 +378,6 @@ async fn wait(
             ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Aborts its tasks when dropped.
-#[derive(Debug)]
-struct Tasks(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        self.0.iter().for_each(|t| t.abort());
     }
 }
 

@@ -291,7 +291,7 @@ async fn wait(
 
 /// Aborts its tasks when dropped.
 #[derive(Debug)]
-struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+pub(crate) struct Tasks(pub(crate) Vec<tokio::task::JoinHandle<()>>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
