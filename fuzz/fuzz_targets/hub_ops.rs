@@ -6,14 +6,18 @@
 //! recovery from a broker); then each operation is one byte (its kind in the low 3
 //! bits, an argument in the high 5), and a subscription from a position takes a
 //! length byte and that many bytes of text to parse. With recovery, the broker's
-//! answers to fetches are made up from the argument: another head, holes, failures.
+//! answers to fetches are made up from the argument: another head, holes, failures;
+//! so are the answers to a follower's reads (a broker event with bit 2 of the
+//! argument set: the topic is followed, and its next read answered).
 #![no_main]
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use tidings_hub::{Config, Delivery, Epoch, Hub, LagPolicy, Since, StreamPosition};
+use tidings_hub::{
+    Config, Delivery, Epoch, Follow, Followed, Hub, LagPolicy, Since, StreamPosition, Tagging,
+};
 
 const TOPICS: [&str; 3] = ["a", "b", "c"];
 
@@ -107,6 +111,42 @@ fuzz_target!(|data: &[u8]| {
             5 if !subs.is_empty() => {
                 let (id, _, _) = subs.remove(arg % subs.len());
                 hub.unsubscribe(id).unwrap();
+            }
+            6 if arg & 4 != 0 => {
+                let tagging = if arg & 1 != 0 {
+                    Tagging::FromHead
+                } else {
+                    Tagging::PerEvent
+                };
+                let _ = hub.follow(topic, tagging);
+                let current = hub
+                    .position(topic)
+                    .unwrap_or(StreamPosition::new(Epoch(0), 0));
+                let other = |epoch: Epoch| {
+                    if arg & 16 != 0 {
+                        Epoch(epoch.0.wrapping_add(1))
+                    } else {
+                        epoch
+                    }
+                };
+                let answer = match hub.poll_follow(topic) {
+                    None => continue, // not followed: nothing changed
+                    Some(Follow::ReadHead) => Followed::Head(StreamPosition::new(
+                        other(current.epoch),
+                        current.offset + (arg as u64 & 2),
+                    )),
+                    Some(Follow::ReadAfter(after)) if arg & 8 != 0 => {
+                        let tag = (tagging == Tagging::PerEvent).then_some(other(after.epoch));
+                        let offsets = after.offset + 1..=after.offset + 1 + (arg as u64 & 2);
+                        Followed::Events(offsets.map(|at| (tag, at, Bytes::new())).collect())
+                    }
+                    Some(Follow::ReadAfter(_)) if arg & 2 != 0 => Followed::Nothing,
+                    Some(Follow::ReadAfter(_)) => Followed::Failed,
+                    Some(Follow::CheckEpoch(epoch)) => {
+                        Followed::Epoch((arg & 8 == 0).then_some(other(epoch)))
+                    }
+                };
+                let _ = hub.handle_followed(topic, answer, now);
             }
             6 => {
                 let current = hub

@@ -17,6 +17,7 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use crate::error::LocalError;
+use crate::follower::{Follow, Followed, Follower, Tagging};
 use crate::position::{Epoch, StreamPosition};
 use crate::topic::{self, Segment, Topic};
 
@@ -271,6 +272,10 @@ pub struct Hub {
     /// Topics with subscriptions waiting for a fetch and none in flight (possibly
     /// stale: checked when polled).
     fetches: VecDeque<String>,
+    /// Topics followed on the broker. A followed topic is kept even with no
+    /// subscription and no history: its follower goes on, and a new subscription
+    /// must find it at the broker's position, not in a new epoch of this hub's.
+    followers: BTreeMap<String, Follower>,
 }
 
 impl Hub {
@@ -289,6 +294,7 @@ impl Hub {
             seed,
             epochs_drawn: 0,
             fetches: VecDeque::new(),
+            followers: BTreeMap::new(),
         }
     }
 
@@ -402,6 +408,95 @@ impl Hub {
         Ok(())
     }
 
+    /// Whether this hub takes `topic` as a name: check a name before it reaches a
+    /// broker (its keys, its subjects) as well as this hub.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`].
+    pub fn check_topic(&self, topic: &str) -> Result<(), LocalError> {
+        if topic::valid_name(topic, self.config.max_topic_len) {
+            Ok(())
+        } else {
+            Err(LocalError::InvalidTopic)
+        }
+    }
+
+    /// Starts following `topic` on a broker whose events are tagged as `tagging`
+    /// says, if this hub does not yet (a topic is followed for as long as the hub
+    /// lives, and kept meanwhile). Then drive the follower: [`poll_follow`](Self::poll_follow)
+    /// names the next read, [`handle_followed`](Self::handle_followed) takes its
+    /// answer. Subscribe once the first head is taken.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::InvalidTopic`]; [`LocalError::TooManyTopics`] beyond
+    /// [`Config::max_topics`] followed topics.
+    pub fn follow(&mut self, topic: &str, tagging: Tagging) -> Result<(), LocalError> {
+        if self.followers.contains_key(topic) {
+            return Ok(());
+        }
+        if self.followers.len() >= self.config.max_topics {
+            return Err(LocalError::TooManyTopics);
+        }
+        self.check_topic(topic)?;
+        self.followers.insert(topic.into(), Follower::new(tagging));
+        Ok(())
+    }
+
+    /// The next read `topic`'s follower asks of the broker; `None` if the topic is
+    /// not followed. See [`Follow`].
+    #[must_use]
+    pub fn poll_follow(&self, topic: &str) -> Option<Follow> {
+        self.followers.get(topic).map(Follower::next)
+    }
+
+    /// Takes the broker's answer to [`poll_follow`](Self::poll_follow) for `topic`.
+    /// A head is taken as with [`handle_head`](Self::handle_head) (after a loss, at
+    /// offset 0 of the new history: subscribers of the old one resume from its
+    /// beginning, after an [`Reason::EpochChanged`] discontinuity), events as with
+    /// [`handle_event`](Self::handle_event) until one of another epoch; an epoch
+    /// that changed or vanished means the history was lost. An answer for a topic
+    /// not followed is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalError::TooManyTopics`] for a head this hub has no room for (the
+    /// follower cannot go on).
+    pub fn handle_followed(
+        &mut self,
+        topic: &str,
+        answer: Followed,
+        now: Duration,
+    ) -> Result<(), LocalError> {
+        let Some(follower) = self.followers.get_mut(topic) else {
+            return Ok(());
+        };
+        match answer {
+            Followed::Head(head) => {
+                let head = follower.head(head);
+                return self.handle_head(topic, head);
+            }
+            Followed::Events(events) => {
+                for (epoch, offset, payload) in events {
+                    let Some(follower) = self.followers.get_mut(topic) else {
+                        break;
+                    };
+                    let Some(position) = follower.event(epoch, offset) else {
+                        break;
+                    };
+                    // Only a name or a limit is refused, and a followed topic has
+                    // passed both.
+                    let _ = self.handle_event(topic, position, payload, now);
+                }
+            }
+            Followed::Nothing => follower.nothing(),
+            Followed::Epoch(epoch) => follower.epoch(epoch),
+            Followed::Failed => follower.failed(),
+        }
+        Ok(())
+    }
+
     /// Subscribes to `topic` (created if needed) from `since`. The subscription is on
     /// the ready list at once if it has something to deliver.
     ///
@@ -496,7 +591,7 @@ impl Hub {
             if subscription.fetching.is_some() {
                 topic.fetch_waiters.retain(|waiting| *waiting != id);
             }
-            if topic.is_idle() {
+            if topic.is_idle() && !self.followers.contains_key(&subscription.topic) {
                 self.topics.remove(&subscription.topic);
             }
         }
@@ -1552,5 +1647,119 @@ mod tests {
         assert_eq!(offsets(&got), [u64::MAX - 2, u64::MAX - 1]);
         hub.handle_event("t", top, Bytes::new(), NOW).unwrap();
         assert_eq!(offsets(&drain(&mut hub, id)), [u64::MAX]);
+    }
+
+    #[test]
+    fn the_topic_check_is_the_hubs_own() {
+        let hub = hub(Config {
+            max_topic_len: 4,
+            ..Config::default()
+        });
+        assert_eq!(hub.check_topic("news"), Ok(()));
+        for name in ["", "sport", "a\nb"] {
+            assert_eq!(hub.check_topic(name), Err(LocalError::InvalidTopic));
+        }
+    }
+
+    #[test]
+    fn following_checks_the_name_and_counts_followed_topics() {
+        let mut hub = hub(Config {
+            max_topics: 1,
+            ..Config::default()
+        });
+        assert_eq!(
+            hub.follow("", Tagging::PerEvent),
+            Err(LocalError::InvalidTopic)
+        );
+        assert_eq!(hub.poll_follow("t"), None, "not followed");
+        hub.follow("t", Tagging::PerEvent).unwrap();
+        hub.follow("t", Tagging::PerEvent).unwrap();
+        assert_eq!(hub.poll_follow("t"), Some(Follow::ReadHead));
+        assert_eq!(
+            hub.follow("u", Tagging::PerEvent),
+            Err(LocalError::TooManyTopics)
+        );
+        let answer = Followed::Head(StreamPosition::new(E, 1));
+        assert_eq!(hub.handle_followed("u", answer, NOW), Ok(()), "ignored");
+        assert_eq!(hub.position("u"), None);
+    }
+
+    #[test]
+    fn a_followed_topic_is_kept_at_the_brokers_position() {
+        let mut hub = hub(Config {
+            fetch_limit: Some(8),
+            ..Config::default()
+        });
+        hub.follow("t", Tagging::PerEvent).unwrap();
+        let head = StreamPosition::new(E, 40);
+        hub.handle_followed("t", Followed::Head(head), NOW).unwrap();
+        assert_eq!(hub.position("t"), Some(head));
+        let id = hub.subscribe("t", Since::Live, NOW).unwrap();
+        hub.unsubscribe(id).unwrap();
+        assert_eq!(hub.position("t"), Some(head), "no subscription, no history");
+        let id = hub.subscribe("t", Since::After(head), NOW).unwrap();
+        let events = vec![(Some(E), 41, Bytes::from("e41"))];
+        hub.handle_followed("t", Followed::Events(events), NOW)
+            .unwrap();
+        assert_eq!(offsets(&drain(&mut hub, id)), [41]);
+        assert_eq!(hub.poll_fetch(), None, "resumed from memory");
+    }
+
+    #[test]
+    fn a_loss_read_by_the_follower_resumes_subscribers_from_the_new_beginning() {
+        let mut hub = hub(Config {
+            fetch_limit: Some(8),
+            ..Config::default()
+        });
+        hub.follow("t", Tagging::PerEvent).unwrap();
+        hub.handle_followed("t", Followed::Head(StreamPosition::new(E, 3)), NOW)
+            .unwrap();
+        let id = hub.subscribe("t", Since::Live, NOW).unwrap();
+        // The stream was lost and made again: its first event says so.
+        let events = vec![
+            (Some(E), 4, Bytes::from("e4")),
+            (Some(Epoch(0xf)), 1, Bytes::from("f1")),
+            (Some(Epoch(0xf)), 2, Bytes::from("f2")),
+        ];
+        hub.handle_followed("t", Followed::Events(events), NOW)
+            .unwrap();
+        assert_eq!(offsets(&drain(&mut hub, id)), [4], "nothing after the loss");
+        assert_eq!(hub.poll_follow("t"), Some(Follow::ReadHead));
+        let new = StreamPosition::new(Epoch(0xf), 2);
+        hub.handle_followed("t", Followed::Head(new), NOW).unwrap();
+        assert_eq!(
+            hub.poll_follow("t"),
+            Some(Follow::ReadAfter(StreamPosition::new(new.epoch, 0)))
+        );
+        let got = drain(&mut hub, id);
+        let gap = discontinuity(&got[0]);
+        assert_eq!(gap.reason, Reason::EpochChanged);
+        assert_eq!(
+            gap.resume,
+            StreamPosition::new(new.epoch, 0),
+            "the new history from its beginning"
+        );
+        let events = vec![(None, 1, Bytes::from("f1")), (None, 2, Bytes::from("f2"))];
+        hub.handle_followed("t", Followed::Events(events), NOW)
+            .unwrap();
+        assert_eq!(offsets(&drain(&mut hub, id)), [1, 2]);
+    }
+
+    #[test]
+    fn a_followers_checks_and_failures_change_no_history() {
+        let mut hub = hub(Config::default());
+        hub.follow("t", Tagging::FromHead).unwrap();
+        hub.handle_followed("t", Followed::Failed, NOW).unwrap();
+        assert_eq!(hub.poll_follow("t"), Some(Follow::ReadHead));
+        let head = StreamPosition::new(E, 5);
+        hub.handle_followed("t", Followed::Head(head), NOW).unwrap();
+        hub.handle_followed("t", Followed::Nothing, NOW).unwrap();
+        assert_eq!(hub.poll_follow("t"), Some(Follow::CheckEpoch(E)));
+        hub.handle_followed("t", Followed::Epoch(Some(E)), NOW)
+            .unwrap();
+        assert_eq!(hub.poll_follow("t"), Some(Follow::ReadAfter(head)));
+        hub.handle_followed("t", Followed::Failed, NOW).unwrap();
+        assert_eq!(hub.poll_follow("t"), Some(Follow::ReadHead), "untagged");
+        assert_eq!(hub.position("t"), Some(head));
     }
 }

@@ -21,6 +21,11 @@
 //!   than the history in memory (or from events this node never saw) becomes a
 //!   [`Fetch`] the binding reads from the broker, one per topic however many clients
 //!   resume at once; only what the broker no longer holds is a discontinuity.
+//! * Following a topic on a broker ([`Hub::follow`]): the hub says which read comes
+//!   next ([`Follow`]: the head, the events after a position, the epoch) and takes
+//!   the answers ([`Followed`]). When the broker lost the topic's history, when the
+//!   new one is read from its beginning, and what a failed read costs are its rules;
+//!   the binding only does the reads.
 //!
 //! # What is not here
 //!
@@ -43,6 +48,11 @@
 //!                                    ▼
 //!   poll_fetch() ─► Fetch { topic, after, limit } ─► the broker reads (XRANGE)
 //!   handle_fetched(topic, head, events, now) ◄──────┘  (or handle_fetch_failed)
+//!
+//!   follow(topic, Tagging) ─► poll_follow(topic) ─► Follow: ReadHead | ReadAfter
+//!                                                   | CheckEpoch ─► the broker reads
+//!   handle_followed(topic, Followed, now) ◄─────────┘  (head, events, nothing,
+//!                                                       epoch, failed)
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -51,11 +61,13 @@
 extern crate alloc;
 
 mod error;
+mod follower;
 mod hub;
 mod position;
 mod topic;
 
 pub use error::{LocalError, PositionError};
+pub use follower::{Follow, Followed, Tagging};
 pub use hub::{
     Config, Delivery, Discontinuity, Event, Fetch, Hub, LagPolicy, Reason, Since, SubscriptionId,
 };

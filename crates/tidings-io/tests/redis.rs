@@ -300,6 +300,34 @@ async fn what_redis_trimmed_or_lost_is_a_discontinuity() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_lost_while_nothing_is_published_is_noticed_within_a_block() {
+    let Some(redis) =
+        RedisServer::start("a_stream_lost_while_nothing_is_published_is_noticed_within_a_block")
+    else {
+        return;
+    };
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let a = redis.node(Config::default(), fast()).await;
+        let first = a.publish("news", payload(1)).await.unwrap();
+        let mut live = a.subscribe("news", Since::After(first)).await.unwrap();
+        // Only the stream goes (its epoch key stays): the follower's check between
+        // reads still sees another history.
+        redis.command(&["DEL", "tidings:{news}:s"]).await;
+        let Delivery::Discontinuity(gap) = next(&mut live).await else {
+            panic!("a discontinuity first");
+        };
+        assert_eq!((gap.reason, gap.from), (Reason::EpochChanged, Some(first)));
+        assert_ne!(gap.resume.epoch, first.epoch);
+        assert_eq!(gap.resume.offset, 0, "the new history from its beginning");
+        let after = a.publish("news", payload(2)).await.unwrap();
+        assert_eq!(after, StreamPosition::new(gap.resume.epoch, 1));
+        assert_eq!(events(&mut live, 1).await, [(1, payload(2))]);
+    })
+    .await
+    .expect("within the test timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_nobody_subscribes_to_for_a_while_keeps_its_epoch() {
     let Some(redis) =
         RedisServer::start("a_topic_nobody_subscribes_to_for_a_while_keeps_its_epoch")

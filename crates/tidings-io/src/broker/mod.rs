@@ -1,10 +1,11 @@
 //! Fan-out on tokio: a [`Node`] drives a [`tidings_hub::Hub`] (topics, offsets and
-//! epochs, recovery, lag policy: all the logic is the hub's) and, with the `redis`
-//! feature, shares its topics with every other node through Redis Streams.
+//! epochs, recovery, lag policy, following a broker: all the logic is the hub's)
+//! and, with the `redis` or `nats` feature, shares its topics with every other node
+//! through Redis Streams or NATS JetStream.
 //!
 //! ```text
 //!   Node::publish ──► Redis (XADD) ──► every node's follower (XREAD BLOCK, one per
-//!                                        topic) ──► hub.handle_event ──► wakes
+//!                                        topic) ──► hub.handle_followed ──► wakes
 //!   Node::subscribe(topic, Since) ──► Subscription::next() ◄──────────────┘
 //!                                        │ older than the history?
 //!   hub.poll_fetch() ──► Redis (XRANGE) ──► hub.handle_fetched (one read per
@@ -15,7 +16,8 @@
 //! memory: positions do not survive a restart (the epoch says so).
 //!
 //! One lock guards the hub; it is never held across an `.await`, and what the hub
-//! asks for (a fetch, a wake-up) is done after it is released. Every queue is the
+//! asks for (a fetch, a follower's next read, a wake-up) is done after it is
+//! released. Every queue is the
 //! hub's, and bounded by its [`Config`].
 
 #[cfg(feature = "nats")]
@@ -32,6 +34,8 @@ use bytes::Bytes;
 use tidings_hub::{
     Config, Delivery, Fetch, Hub, LocalError, Since, StreamPosition, SubscriptionId,
 };
+#[cfg(any(feature = "redis", feature = "nats"))]
+use tidings_hub::{Follow, Followed, Tagging};
 use tokio::sync::Notify;
 #[cfg(any(feature = "redis", feature = "nats"))]
 use tokio::sync::watch;
@@ -160,6 +164,65 @@ impl Broker {
             Self::Nats(nats) => nats.fetch(fetch).await,
         }
     }
+
+    async fn head(&self, topic: &str) -> Result<StreamPosition, Error> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => redis.head(topic).await,
+            #[cfg(feature = "nats")]
+            Self::Nats(nats) => nats.head(topic).await,
+        }
+    }
+
+    /// Whether its events carry their epoch.
+    fn tagging(&self) -> Tagging {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(_) => Tagging::PerEvent,
+            #[cfg(feature = "nats")]
+            Self::Nats(_) => Tagging::FromHead,
+        }
+    }
+
+    /// A follower's reader of `topic`, for the events after `after`: Redis, a
+    /// connection of its own for blocking reads; NATS, an ordered consumer from
+    /// there on.
+    #[cfg_attr(not(feature = "nats"), allow(unused_variables))]
+    async fn reader(&self, topic: &str, after: u64) -> Result<Reader, Error> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => Ok(Reader::Redis(redis.clone(), redis.reader().await?)),
+            #[cfg(feature = "nats")]
+            Self::Nats(nats) => Ok(Reader::Nats(
+                nats.clone(),
+                Box::new(nats.follow(topic, after.saturating_add(1)).await?),
+            )),
+        }
+    }
+}
+
+/// What a follower reads a topic's events with (see [`Broker::reader`]).
+#[cfg(any(feature = "redis", feature = "nats"))]
+enum Reader {
+    #[cfg(feature = "redis")]
+    Redis(Redis, ::redis::aio::MultiplexedConnection),
+    #[cfg(feature = "nats")]
+    Nats(Nats, Box<nats::Follow>),
+}
+
+#[cfg(any(feature = "redis", feature = "nats"))]
+impl Reader {
+    /// Waits a while for `topic`'s events after `after`: [`Followed::Events`] or
+    /// [`Followed::Nothing`].
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    async fn read(&mut self, topic: &str, after: u64) -> Result<Followed, Error> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(redis, conn) => redis.read(conn, topic, after).await,
+            #[cfg(feature = "nats")]
+            Self::Nats(nats, messages) => nats.next(messages).await,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -170,38 +233,6 @@ struct State {
     /// Topics followed on the broker: whether their head is known yet.
     #[cfg(any(feature = "redis", feature = "nats"))]
     followed: HashMap<String, watch::Receiver<bool>>,
-    /// The last position each follower read: the hub forgets a topic nobody
-    /// subscribes to and that has no history, but its follower goes on, and a new
-    /// subscription must find the topic at the broker's position, not in a new
-    /// epoch of the hub's.
-    #[cfg(any(feature = "redis", feature = "nats"))]
-    heads: HashMap<String, StreamPosition>,
-}
-
-impl State {
-    /// Records where `topic`'s follower is.
-    #[cfg(any(feature = "redis", feature = "nats"))]
-    fn followed_to(&mut self, topic: &str, position: StreamPosition) {
-        match self.heads.get_mut(topic) {
-            Some(head) => *head = position,
-            None => {
-                self.heads.insert(topic.into(), position);
-            }
-        }
-    }
-}
-
-impl State {
-    /// Wakes the subscriptions the hub names, and returns the fetches it asks for.
-    #[must_use]
-    fn after_change(&mut self) -> Vec<Fetch> {
-        while let Some(id) = self.hub.poll_ready() {
-            if let Some(notify) = self.notify.get(&id) {
-                notify.notify_one();
-            }
-        }
-        std::iter::from_fn(|| self.hub.poll_fetch()).collect()
-    }
 }
 
 impl Node {
@@ -246,8 +277,6 @@ impl Node {
                     notify: HashMap::new(),
                     #[cfg(any(feature = "redis", feature = "nats"))]
                     followed: HashMap::new(),
-                    #[cfg(any(feature = "redis", feature = "nats"))]
-                    heads: HashMap::new(),
                 }),
                 start: Instant::now(),
                 #[cfg(any(feature = "redis", feature = "nats"))]
@@ -266,18 +295,13 @@ impl Node {
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<StreamPosition, Error> {
         #[cfg(any(feature = "redis", feature = "nats"))]
         if let Some(broker) = &self.inner.broker {
-            if !valid_topic(topic, self.inner.lock().hub.config()) {
-                return Err(Error::Refused(LocalError::InvalidTopic));
-            }
+            self.inner.lock().hub.check_topic(topic)?;
             return broker.publish(topic, &payload).await;
         }
-        let now = self.inner.now();
-        let mut state = self.inner.lock();
-        let position = state.hub.publish(topic, payload, now)?;
-        let fetches = state.after_change();
-        drop(state);
-        self.inner.spawn_fetches(fetches);
-        Ok(position)
+        let published = self
+            .inner
+            .change(|state, now| state.hub.publish(topic, payload, now));
+        Ok(published?)
     }
 
     /// Subscribes to `topic` from `since`. With a broker, the topic is followed
@@ -292,20 +316,12 @@ impl Node {
         if self.inner.broker.is_some() {
             self.follow(topic).await?;
         }
-        let now = self.inner.now();
         let notify = Arc::new(Notify::new());
-        let mut state = self.inner.lock();
-        #[cfg(any(feature = "redis", feature = "nats"))]
-        if state.hub.position(topic).is_none() {
-            if let Some(&head) = state.heads.get(topic) {
-                state.hub.handle_head(topic, head)?;
-            }
-        }
-        let id = state.hub.subscribe(topic, since, now)?;
-        state.notify.insert(id, Arc::clone(&notify));
-        let fetches = state.after_change();
-        drop(state);
-        self.inner.spawn_fetches(fetches);
+        let id = self.inner.change(|state, now| {
+            let id = state.hub.subscribe(topic, since, now)?;
+            state.notify.insert(id, Arc::clone(&notify));
+            Ok::<_, LocalError>(id)
+        })?;
         Ok(Subscription {
             inner: Arc::clone(&self.inner),
             id,
@@ -334,26 +350,13 @@ impl Node {
             if let Some(attached) = state.followed.get(topic) {
                 attached.clone()
             } else {
-                if state.followed.len() >= state.hub.config().max_topics {
-                    return Err(Error::Refused(LocalError::TooManyTopics));
-                }
-                if !valid_topic(topic, state.hub.config()) {
-                    return Err(Error::Refused(LocalError::InvalidTopic));
-                }
+                let Some(broker) = &self.inner.broker else {
+                    return Ok(());
+                };
+                state.hub.follow(topic, broker.tagging())?;
                 let (tx, rx) = watch::channel(false);
                 state.followed.insert(topic.into(), rx.clone());
-                let node = Arc::downgrade(&self.inner);
-                match &self.inner.broker {
-                    #[cfg(feature = "redis")]
-                    Some(Broker::Redis(_)) => {
-                        tokio::spawn(follow(node, topic.into(), tx));
-                    }
-                    #[cfg(feature = "nats")]
-                    Some(Broker::Nats(_)) => {
-                        tokio::spawn(follow_nats(node, topic.into(), tx));
-                    }
-                    None => {}
-                }
+                tokio::spawn(follow(Arc::downgrade(&self.inner), topic.into(), tx));
                 rx
             }
         };
@@ -362,12 +365,6 @@ impl Node {
             _ => Err(Error::Timeout),
         }
     }
-}
-
-/// Whether the hub takes `topic` as a name (checked before it reaches Redis keys).
-#[cfg(any(feature = "redis", feature = "nats"))]
-fn valid_topic(topic: &str, config: &Config) -> bool {
-    !topic.is_empty() && topic.len() <= config.max_topic_len && !topic.chars().any(char::is_control)
 }
 
 impl Inner {
@@ -381,6 +378,23 @@ impl Inner {
         self.start.elapsed()
     }
 
+    /// Runs `change` on the state (with the time now), then wakes the
+    /// subscriptions the hub names and, the lock released, reads the fetches it
+    /// asks for.
+    fn change<R>(self: &Arc<Self>, change: impl FnOnce(&mut State, Duration) -> R) -> R {
+        let mut state = self.lock();
+        let result = change(&mut state, self.now());
+        while let Some(id) = state.hub.poll_ready() {
+            if let Some(notify) = state.notify.get(&id) {
+                notify.notify_one();
+            }
+        }
+        let fetches: Vec<Fetch> = std::iter::from_fn(|| state.hub.poll_fetch()).collect();
+        drop(state);
+        self.spawn_fetches(fetches);
+        result
+    }
+
     /// Reads what the hub asks of the broker, each fetch on a task of its own (the
     /// hub keeps at most one in flight per topic).
     fn spawn_fetches(self: &Arc<Self>, fetches: Vec<Fetch>) {
@@ -390,17 +404,12 @@ impl Inner {
             tokio::spawn(async move {
                 let Some(broker) = &inner.broker else { return };
                 let answer = broker.fetch(&fetch).await;
-                let now = inner.now();
-                let mut state = inner.lock();
-                match answer {
+                inner.change(|state, now| match answer {
                     Ok((head, events)) => {
                         state.hub.handle_fetched(&fetch.topic, head, events, now);
                     }
                     Err(_) => state.hub.handle_fetch_failed(&fetch.topic),
-                }
-                let fetches = state.after_change();
-                drop(state);
-                inner.spawn_fetches(fetches);
+                });
             });
         }
         #[cfg(not(any(feature = "redis", feature = "nats")))]
@@ -408,157 +417,59 @@ impl Inner {
     }
 }
 
-/// Follows `topic` on Redis for as long as the node lives: its head, then its
-/// entries as they come, into the hub. After a failure it reads on from where it
-/// was; after an epoch change (the stream was lost), from the new head.
-#[cfg(feature = "redis")]
+/// Follows `topic` on the broker for as long as the node lives: does the reads the
+/// hub's follower asks for ([`Hub::poll_follow`]: the head, the events after a
+/// position, the epoch) and gives it the answers, waiting a little after a failure.
+#[cfg(any(feature = "redis", feature = "nats"))]
 async fn follow(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>) {
-    use self::redis::Read;
-
-    let mut reader = None;
-    let mut head: Option<StreamPosition> = None;
-    // Whether the topic's history was lost since this node began following it.
-    let mut lost = false;
+    let mut reader: Option<Reader> = None;
     loop {
         let Some(inner) = node.upgrade() else { return };
-        let Some(Broker::Redis(redis)) = inner.broker.clone() else {
+        let Some(broker) = inner.broker.clone() else {
+            return;
+        };
+        let Some(next) = inner.lock().hub.poll_follow(&topic) else {
             return;
         };
         drop(inner);
-        let Some(at) = head else {
-            match redis.head(&topic).await {
-                Ok(mut position) => {
-                    if lost {
-                        // The new history from its beginning: subscribers of the
-                        // old one resume there, after the discontinuity.
-                        position.offset = 0;
-                    }
-                    let Some(inner) = node.upgrade() else { return };
-                    let mut state = inner.lock();
-                    if state.hub.handle_head(&topic, position).is_err() {
-                        return;
-                    }
-                    state.followed_to(&topic, position);
-                    let fetches = state.after_change();
-                    drop(state);
-                    inner.spawn_fetches(fetches);
-                    head = Some(position);
-                    attached.send_replace(true);
-                }
-                Err(_) => tokio::time::sleep(RETRY).await,
+        let answer = match next {
+            Follow::ReadHead => {
+                reader = None; // a reader starts after the head it follows
+                broker.head(&topic).await.map(Followed::Head)
             }
-            continue;
+            Follow::ReadAfter(after) => {
+                let read = match reader.as_mut() {
+                    Some(reader) => reader.read(&topic, after.offset).await,
+                    None => match broker.reader(&topic, after.offset).await {
+                        Ok(opened) => reader.insert(opened).read(&topic, after.offset).await,
+                        Err(e) => Err(e),
+                    },
+                };
+                if read.is_err() {
+                    reader = None;
+                }
+                read
+            }
+            // The head's script or stream info: a lost history has a new epoch.
+            Follow::CheckEpoch(_) => broker
+                .head(&topic)
+                .await
+                .map(|head| Followed::Epoch(Some(head.epoch))),
         };
-        let conn = match reader.as_mut() {
-            Some(conn) => conn,
-            None => match redis.reader().await {
-                Ok(conn) => reader.insert(conn),
-                Err(_) => {
-                    tokio::time::sleep(RETRY).await;
-                    continue;
-                }
-            },
-        };
-        match redis.read(conn, &topic, at.offset).await {
-            Ok(Read::Events(events)) => {
-                let Some(inner) = node.upgrade() else { return };
-                let now = inner.now();
-                let mut state = inner.lock();
-                for (position, payload) in events {
-                    if position.epoch != at.epoch {
-                        (head, lost) = (None, true); // another history
-                        break;
-                    }
-                    let _ = state.hub.handle_event(&topic, position, payload, now);
-                    state.followed_to(&topic, position);
-                    head = Some(position);
-                }
-                let fetches = state.after_change();
-                drop(state);
-                inner.spawn_fetches(fetches);
-            }
-            Ok(Read::Nothing) => {
-                match redis.epoch(&topic).await {
-                    Ok(Some(epoch)) if epoch == at.epoch => {}
-                    // Lost, or a new history: read it from its head.
-                    Ok(_) => (head, lost) = (None, true),
-                    Err(_) => tokio::time::sleep(RETRY).await,
-                }
-            }
-            Err(_) => {
-                reader = None;
-                tokio::time::sleep(RETRY).await;
-            }
-        }
-    }
-}
-
-/// Follows `topic` on NATS JetStream for as long as the node lives: its head, then
-/// its messages from an ordered consumer, into the hub; the epoch checked whenever
-/// nothing came for [`NatsConfig::block`]. After a failure or an epoch change it
-/// starts again from the head (a gap is fetched by the hub; a new epoch is read
-/// from its beginning).
-#[cfg(feature = "nats")]
-async fn follow_nats(node: Weak<Inner>, topic: String, attached: watch::Sender<bool>) {
-    let mut lost = false;
-    loop {
+        let answer = answer.unwrap_or(Followed::Failed);
+        let failed = matches!(answer, Followed::Failed);
+        let head = matches!(answer, Followed::Head(_));
         let Some(inner) = node.upgrade() else { return };
-        let Some(Broker::Nats(nats)) = inner.broker.clone() else {
-            return;
-        };
+        let taken = inner.change(|state, now| state.hub.handle_followed(&topic, answer, now));
         drop(inner);
-        let mut head = match nats.head(&topic).await {
-            Ok(head) => head,
-            Err(_) => {
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
-        if lost {
-            head.offset = 0;
+        if taken.is_err() {
+            return;
         }
-        {
-            let Some(inner) = node.upgrade() else { return };
-            let mut state = inner.lock();
-            if state.hub.handle_head(&topic, head).is_err() {
-                return;
-            }
-            state.followed_to(&topic, head);
-            let fetches = state.after_change();
-            drop(state);
-            inner.spawn_fetches(fetches);
+        if head {
+            attached.send_replace(true);
         }
-        attached.send_replace(true);
-        let Ok(mut messages) = nats.follow(&topic, head.offset.saturating_add(1)).await else {
+        if failed {
             tokio::time::sleep(RETRY).await;
-            continue;
-        };
-        loop {
-            match nats.next(&mut messages).await {
-                Ok(Some((offset, payload))) => {
-                    let Some(inner) = node.upgrade() else { return };
-                    let now = inner.now();
-                    let mut state = inner.lock();
-                    let position = StreamPosition::new(head.epoch, offset);
-                    let _ = state.hub.handle_event(&topic, position, payload, now);
-                    state.followed_to(&topic, position);
-                    let fetches = state.after_change();
-                    drop(state);
-                    inner.spawn_fetches(fetches);
-                }
-                Ok(None) => match nats.head(&topic).await {
-                    Ok(now) if now.epoch == head.epoch => {}
-                    Ok(_) => {
-                        lost = true;
-                        break;
-                    }
-                    Err(_) => {}
-                },
-                Err(_) => {
-                    tokio::time::sleep(RETRY).await;
-                    break;
-                }
-            }
         }
     }
 }
@@ -582,13 +493,9 @@ impl Subscription {
     /// Cancel-safe: a delivery is taken from the hub only when this returns it.
     pub async fn next(&mut self) -> Option<Delivery> {
         while !self.over {
-            let now = self.inner.now();
-            let (delivery, fetches) = {
-                let mut state = self.inner.lock();
-                let delivery = state.hub.poll_delivery(self.id, now);
-                (delivery, state.after_change())
-            };
-            self.inner.spawn_fetches(fetches);
+            let delivery = self
+                .inner
+                .change(|state, now| state.hub.poll_delivery(self.id, now));
             match delivery {
                 Some(Delivery::Dropped) => {
                     self.over = true;

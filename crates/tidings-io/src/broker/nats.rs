@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tidings_hub::{Epoch, Fetch, StreamPosition};
+use tidings_hub::{Epoch, Fetch, Followed, StreamPosition};
 
 use super::Error;
 
@@ -168,10 +168,11 @@ impl Nats {
         consumer.messages().await.map_err(Error::broker)
     }
 
-    /// The next message of a follower, `None` after [`NatsConfig::block`].
-    pub(crate) async fn next(&self, follow: &mut Follow) -> Result<Option<(u64, Bytes)>, Error> {
+    /// The next message of a follower (its epoch is the head's), or
+    /// [`Followed::Nothing`] after [`NatsConfig::block`].
+    pub(crate) async fn next(&self, follow: &mut Follow) -> Result<Followed, Error> {
         match tokio::time::timeout(self.config.block, follow.next()).await {
-            Err(_) => Ok(None),
+            Err(_) => Ok(Followed::Nothing),
             Ok(None) => Err(Error::Reply("the end of an ordered consumer")),
             Ok(Some(Err(e))) => Err(Error::broker(e)),
             Ok(Some(Ok(message))) => {
@@ -179,7 +180,8 @@ impl Nats {
                     .info()
                     .map_err(|_| Error::Reply("message info"))?
                     .stream_sequence;
-                Ok(Some((sequence, message.payload.clone())))
+                let payload = message.payload.clone();
+                Ok(Followed::Events(vec![(None, sequence, payload)]))
             }
         }
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script, Value};
-use tidings_hub::{Epoch, Fetch, StreamPosition};
+use tidings_hub::{Epoch, Fetch, Followed, StreamPosition};
 
 use super::Error;
 
@@ -111,15 +111,6 @@ impl std::fmt::Debug for Redis {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// What one blocking read of a follower gave.
-#[derive(Debug)]
-pub(crate) enum Read {
-    /// Entries after the position read from, in order.
-    Events(Vec<(StreamPosition, Bytes)>),
-    /// Nothing within [`RedisConfig::block`].
-    Nothing,
 }
 
 impl Redis {
@@ -218,19 +209,6 @@ impl Redis {
         Ok((head, events))
     }
 
-    /// The epoch `topic` has now, if any (a follower's check between reads).
-    pub(crate) async fn epoch(&self, topic: &str) -> Result<Option<Epoch>, Error> {
-        let reply: Value = redis::cmd("GET")
-            .arg(self.key(topic, 'e'))
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(Error::broker)?;
-        match reply {
-            Value::Nil => Ok(None),
-            epoch => epoch_of(&epoch).map(Some),
-        }
-    }
-
     /// A connection for one follower's blocking reads.
     pub(crate) async fn reader(&self) -> Result<MultiplexedConnection, Error> {
         let config = AsyncConnectionConfig::new()
@@ -241,13 +219,14 @@ impl Redis {
             .map_err(Error::broker)
     }
 
-    /// Waits up to [`RedisConfig::block`] for `topic`'s entries after `after`.
+    /// Waits up to [`RedisConfig::block`] for `topic`'s entries after `after`, each
+    /// with the epoch it carries.
     pub(crate) async fn read(
         &self,
         reader: &mut MultiplexedConnection,
         topic: &str,
         after: u64,
-    ) -> Result<Read, Error> {
+    ) -> Result<Followed, Error> {
         let block = u64::try_from(self.config.block.as_millis()).unwrap_or(u64::MAX);
         let reply: Value = redis::cmd("XREAD")
             .arg("COUNT")
@@ -262,7 +241,7 @@ impl Redis {
             .map_err(Error::broker)?;
         // RESP2: [[key, entries]]; RESP3: {key: entries}; Nil on timeout.
         let entries = match reply {
-            Value::Nil => return Ok(Read::Nothing),
+            Value::Nil => return Ok(Followed::Nothing),
             Value::Array(streams) => match streams.into_iter().next() {
                 Some(Value::Array(mut stream)) if stream.len() == 2 => stream.pop(),
                 _ => None,
@@ -271,7 +250,12 @@ impl Redis {
             _ => None,
         };
         let entries = entries.ok_or(Error::Reply("XREAD"))?;
-        Ok(Read::Events(entries_of(entries)?))
+        let events = entries_of(entries)?.into_iter();
+        Ok(Followed::Events(
+            events
+                .map(|(at, payload)| (Some(at.epoch), at.offset, payload))
+                .collect(),
+        ))
     }
 
     fn key(&self, topic: &str, kind: char) -> String {
