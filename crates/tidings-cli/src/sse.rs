@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
-use tidings_io::Tokio;
 use tidings_io::sse::{Cause, ClientConfig, EventSource, MessageEvent, Url};
+use tidings_io::{Dialer, Tokio};
 use tidings_sse::Event;
 use tokio::sync::mpsc;
 
@@ -62,11 +62,11 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
     let tls = args.tls.resolve(secure)?;
     if args.http2 {
-        let tls = match secure.then(|| tls.config()).transpose() {
-            Ok(tls) => tls,
+        let dialer = match secure.then(|| tls.config()).transpose() {
+            Ok(tls) => tls.map_or_else(Dialer::tcp, Dialer::tls),
             Err(e) => return Err(e.to_string()),
         };
-        let events = tidings_io::http::event_source(&args.url, config, tls)
+        let events = tidings_io::http::event_source(&args.url, config, &dialer)
             .map_err(|e| bad_url(&args.url, e))?;
         return print_events(events, args.json, mpsc::channel(1).1).await;
     }

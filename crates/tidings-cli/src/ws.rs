@@ -126,7 +126,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             Ok(tls) => tls.unwrap_or_else(tidings_io::tls::client_config),
             Err(e) => return Err(format!("cannot connect to {host}:{port}: {e}")),
         };
-        tidings_io::http::connect_with_tls(builder, config, tls).await
+        let dialer = tidings_io::Dialer::tls(tls);
+        tidings_io::http::connect_with(builder, config, &dialer).await
     } else {
         let dial = crate::net::dial(&host, port, tls.as_ref());
         let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {

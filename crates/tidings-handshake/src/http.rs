@@ -288,8 +288,7 @@ impl ClientBuilder {
     /// The caller must add `:protocol` = [`PROTOCOL`] (see the module docs).
     pub fn into_extended_connect(self) -> Result<(http::Request<()>, ClientHandshake), LocalError> {
         let uri = self.uri();
-        let scheme = if uri.is_secure() { "https" } else { "http" };
-        let text = alloc::format!("{scheme}://{}{}", uri.host_header(), uri.resource_name());
+        let text = alloc::format!("{}{}", uri.http_origin(), uri.resource_name());
         let mut request = http::Request::new(());
         *request.method_mut() = Method::CONNECT;
         *request.uri_mut() =

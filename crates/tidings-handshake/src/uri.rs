@@ -155,6 +155,17 @@ impl WsUri {
     pub fn has_explicit_port(&self) -> bool {
         self.explicit_port
     }
+
+    /// The origin of this resource over HTTP/2, scheme, host and port:
+    /// `https://host[:port]` for `wss`, `http://host[:port]` for `ws`, the port
+    /// left out when it is the scheme's default (443 and 80 alike). RFC 8441 §5:
+    /// "The scheme of the target URI [...] MUST be "https" for "wss"-schemed
+    /// WebSockets and "http" for "ws"-schemed WebSockets."
+    #[must_use]
+    pub fn http_origin(&self) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        alloc::format!("{scheme}://{}", self.host_header())
+    }
 }
 
 impl fmt::Display for WsUri {
@@ -239,6 +250,21 @@ mod tests {
             assert_eq!(uri.port(), port, "{text}");
             assert_eq!(uri.host_header(), host_header, "{text}");
             assert_eq!(uri.resource_name(), resource, "{text}");
+        }
+    }
+
+    /// RFC 8441 §5: `wss` is `https`'s, `ws` is `http`'s; the default port is the
+    /// same for both, so it stays left out.
+    #[test]
+    fn rfc8441_section_5_http_origin() {
+        for (text, origin) in [
+            ("ws://example.com/chat", "http://example.com"),
+            ("wss://example.com/chat?room=1", "https://example.com"),
+            ("wss://example.com:443/", "https://example.com"),
+            ("ws://example.com:8080/", "http://example.com:8080"),
+            ("wss://[::1]:9443/", "https://[::1]:9443"),
+        ] {
+            assert_eq!(WsUri::parse(text).unwrap().http_origin(), origin, "{text}");
         }
     }
 

@@ -71,8 +71,9 @@ pub enum Error {
     /// 200 and 204, a `Content-Type` other than `text/event-stream`, or a redirect
     /// that cannot be followed.
     Failed(tidings_sse::Cause),
-    /// A `wss://` URL given to `connect_url` without the `rustls` feature, or an
-    /// `https://` URL to an `EventSource` whose dialer has no TLS. Enable the
+    /// A `wss://` or `https://` URL given to a dialer without TLS: a `Dialer`
+    /// without the `rustls` feature or made with `Dialer::tcp`, or an
+    /// `EventSource`'s [`Dial`](crate::sse::Dial) that says it has none. Enable the
     /// feature, or dial and wrap the TLS stream yourself.
     TlsUnsupported,
     /// The TLS handshake failed (feature `rustls`): an untrusted or expired

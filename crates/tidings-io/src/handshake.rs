@@ -1,6 +1,7 @@
 //! The opening handshake on a transport: [`accept`] for servers ([`accept_parsed`]
 //! when the server read the head itself), [`connect`] for clients, and
-//! `connect_url` to dial a `ws://` or `wss://` URL on tokio.
+//! `connect_url` / `connect_url_with` to dial a `ws://` or `wss://` URL on tokio
+//! with a [`Dialer`](crate::Dialer).
 //!
 //! All HTTP is `tidings-handshake`'s, the answers included (a malformed request gets
 //! [`Rejection::from_error`], a plain one [`Rejection::upgrade_required`]); this
@@ -241,72 +242,55 @@ pub fn connect_with<S: Transport>(
     })
 }
 
-/// Dials `url` over TCP, with `TCP_NODELAY`, and opens a WebSocket on it.
+/// Dials `url` with [`Dialer::default`](crate::Dialer::default) and opens a
+/// WebSocket on it: [`connect_url_with`] with the default dialer.
 ///
-/// A `ws://` URL is plain TCP. A `wss://` URL runs TLS first, with the URL's host as
-/// the server name and `tls::client_config` (the
-/// `webpki-roots` anchors) when the `rustls` feature is on, and is refused with
+/// A `ws://` URL is plain TCP. A `wss://` URL runs TLS first, with the
+/// `webpki-roots` anchors when the `rustls` feature is on, and is refused with
 /// [`Error::TlsUnsupported`] when it is off. For other trust anchors (a private CA,
-/// a test certificate), use `connect_url_with_tls`. The handshake timeout covers
-/// the TCP connect and the TLS handshake, then again the WebSocket handshake.
+/// a test certificate), give `connect_url_with` a `Dialer::tls`.
 ///
 /// # Errors
 ///
-/// [`Error::LocalHandshake`] for a malformed URL, [`Error::Io`] when the dial fails,
+/// As [`connect_url_with`].
+#[cfg(feature = "tokio")]
+pub async fn connect_url(url: &str, config: Config) -> Result<WebSocket<TlsTokio>, Error> {
+    connect_url_with(url, config, &crate::Dialer::default()).await
+}
+
+/// Dials `url` with `dialer` (TCP with `TCP_NODELAY`, and for `wss://` TLS with
+/// the URL's host as the server name), and opens a WebSocket on it. The handshake
+/// timeout covers the TCP connect and the TLS handshake, then again the WebSocket
+/// handshake.
+///
+/// With the `rustls` feature, `Dialer::tls` with a config of yours trusts a private
+/// CA or a test certificate: the `tls` module docs show one.
+///
+/// # Errors
+///
+/// [`Error::LocalHandshake`] for a malformed URL, [`Error::TlsUnsupported`] for
+/// `wss://` with a dialer without TLS, [`Error::Io`] when the dial fails,
 /// `Error::Tls` when TLS does, [`Error::HandshakeTimeout`], and the errors of
 /// [`connect_with`].
 #[cfg(feature = "tokio")]
-pub async fn connect_url(url: &str, config: Config) -> Result<WebSocket<TlsTokio>, Error> {
-    #[cfg(feature = "rustls")]
-    let tls = Some(crate::tls::client_config());
-    #[cfg(not(feature = "rustls"))]
-    let tls = None;
-    dial_and_connect(url, config, tls).await
-}
-
-/// [`connect_url`], with `tls` as the TLS client config for a `wss://` URL (it is
-/// not used for `ws://`).
-///
-/// Build `tls` with [`tls::provider`](crate::tls::provider), so the crypto
-/// provider is explicit; see [`tls`](crate::tls) for an example with a private CA.
-///
-/// # Errors
-///
-/// As [`connect_url`].
-#[cfg(feature = "rustls")]
-pub async fn connect_url_with_tls(
+pub async fn connect_url_with(
     url: &str,
     config: Config,
-    tls: std::sync::Arc<rustls::ClientConfig>,
+    dialer: &crate::Dialer,
 ) -> Result<WebSocket<TlsTokio>, Error> {
-    dial_and_connect(url, config, Some(tls)).await
+    let builder = ClientBuilder::new(url)?;
+    let uri = builder.uri();
+    let dial = dialer.connect(uri.host(), uri.port(), uri.is_secure());
+    let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
+        Err(_) => return Err(Error::HandshakeTimeout),
+        Ok(stream) => stream?,
+    };
+    connect_with(crate::Tokio::new(stream), builder, config).await
 }
 
 /// The transport `connect_url` dials.
 #[cfg(feature = "tokio")]
 type TlsTokio = crate::Tokio<crate::MaybeTlsStream>;
-
-/// Dials the URL's host, under TLS for `wss://`, then runs the handshake.
-#[cfg(feature = "tokio")]
-async fn dial_and_connect(
-    url: &str,
-    config: Config,
-    tls: Option<crate::stream::TlsConfig>,
-) -> Result<WebSocket<TlsTokio>, Error> {
-    let builder = ClientBuilder::new(url)?;
-    let uri = builder.uri();
-    let tls = match (uri.is_secure(), tls) {
-        (false, _) => None,
-        (true, None) => return Err(Error::TlsUnsupported),
-        (true, tls) => tls,
-    };
-    let dial = crate::stream::dial(uri.host(), uri.port(), tls);
-    let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
-        Err(_) => return Err(Error::HandshakeTimeout),
-        Ok(stream) => stream.map_err(crate::stream::dial_error)?,
-    };
-    connect_with(crate::Tokio::new(stream), builder, config).await
-}
 
 /// The core's config as this binding runs it: whole messages only.
 pub(crate) fn ws_config(config: &Config) -> tidings_ws::Config {

@@ -59,8 +59,6 @@ use crate::{Config, Tokio, WebSocket};
 
 mod client;
 mod events;
-#[cfg(feature = "rustls")]
-pub use client::connect_with_tls;
 pub use client::{ClientStream, H2Connection, H2Stream, OpenConfig, connect_url, connect_with};
 pub use events::{H2EventSource, event_source};
 

@@ -34,9 +34,11 @@
 //! writes the pongs and the close echo). Broadcast: [`WebSocket::send_prepared`] with a
 //! [`PreparedMessage`], encoded once for every connection.
 //!
-//! TLS: the `rustls` feature makes `connect_url` dial `wss://` (and
-//! `sse::Dialer` `https://`) with rustls and an explicitly chosen crypto
-//! provider; a server wraps its TLS stream like any other (`tls` module docs).
+//! Dialling: one `Dialer` on tokio (TCP with `TCP_NODELAY`; TLS or not) serves
+//! `connect_url_with`, [`sse::EventSource`] and the HTTP/2 client alike. TLS: the
+//! `rustls` feature makes the default `Dialer` (and so `connect_url`) dial
+//! `wss://` and `https://` with rustls and an explicitly chosen crypto provider;
+//! a server wraps its TLS stream like any other (`tls` module docs).
 //! Runnable servers are in `examples/`: echo on tokio (`echo_tokio`) and on smol
 //! (`echo_smol`), a chat room using broadcast (`chat`), one port serving a page,
 //! SSE and WebSocket (`one_port`, with [`accept_parsed`] and
@@ -96,12 +98,13 @@
 //!
 //! # Features
 //!
-//! - `tokio` (default): `Tokio`, for tokio streams and `tokio::time`, and
-//!   `connect_url` (`ws://`; the stream it dials is a `MaybeTlsStream`).
+//! - `tokio` (default): `Tokio`, for tokio streams and `tokio::time`, `Dialer`,
+//!   and `connect_url` / `connect_url_with` (`ws://`; the stream a `Dialer` dials
+//!   is a `MaybeTlsStream`).
 //! - `futures-io`: `FuturesIo`, for futures-io streams and `async-io` timers.
 //! - `http-body`: `sse::SseBody`, an `http_body::Body` of events.
-//! - `rustls` (implies `tokio`): `wss://` in `connect_url` and
-//!   `connect_url_with_tls`, `https://` with `sse::Dialer`, and the `tls`
+//! - `rustls` (implies `tokio`): `Dialer::tls` and a default `Dialer` that speaks
+//!   TLS, so `wss://` and `https://` everywhere a `Dialer` dials, and the `tls`
 //!   module (rustls 0.23 with its `ring` provider, `webpki-roots` anchors).
 //! - `http2` (implies `tokio`, `http-body`): the `http` module, HTTP/1.1 and
 //!   HTTP/2 on one listener with hyper (`http::serve`; ALPN with `rustls`, h2c
@@ -132,6 +135,8 @@ mod clock;
 mod config;
 #[cfg(feature = "deflate")]
 mod deflate;
+#[cfg(feature = "tokio")]
+mod dial;
 mod driver;
 mod error;
 mod handshake;
@@ -148,14 +153,14 @@ mod transport;
 mod websocket;
 
 pub use config::Config;
-pub use error::Error;
 #[cfg(feature = "tokio")]
-pub use handshake::connect_url;
-#[cfg(feature = "rustls")]
-pub use handshake::connect_url_with_tls;
+pub use dial::Dialer;
+pub use error::Error;
 pub use handshake::{
     accept, accept_parsed, accept_parsed_with, accept_with, connect, connect_with,
 };
+#[cfg(feature = "tokio")]
+pub use handshake::{connect_url, connect_url_with};
 pub use split::{SIGNAL_QUEUE, WsReader, WsWriter};
 #[cfg(feature = "tokio")]
 pub use stream::MaybeTlsStream;

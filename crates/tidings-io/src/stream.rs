@@ -1,5 +1,5 @@
-//! The stream the URL conveniences dial on tokio: plain TCP, or (feature `rustls`)
-//! TCP under TLS.
+//! The stream a [`Dialer`](crate::Dialer) dials on tokio: plain TCP, or (feature
+//! `rustls`) TCP under TLS.
 //!
 //! One type for both schemes, so [`connect_url`](crate::connect_url) has one return
 //! type whatever the URL and whatever the features: enabling `rustls` adds a variant
@@ -89,48 +89,4 @@ impl AsyncWrite for MaybeTlsStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         each!(self, io => io.poll_shutdown(cx))
     }
-}
-
-/// The TLS client settings [`dial`] takes: rustls' with the `rustls` feature, none
-/// (an uninhabited type) without.
-#[cfg(feature = "rustls")]
-pub(crate) type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
-#[cfg(not(feature = "rustls"))]
-pub(crate) type TlsConfig = std::convert::Infallible;
-
-/// Dials `host:port` with `TCP_NODELAY`, then, when `tls` is given, runs a TLS
-/// client handshake with `host` as the server name (SNI, and the name the
-/// certificate must carry).
-///
-/// A TLS failure is an [`io::Error`] of kind `InvalidData` whose inner error is the
-/// `rustls::Error` (tokio-rustls' convention; [`dial_error`] takes it out).
-pub(crate) async fn dial(
-    host: &str,
-    port: u16,
-    tls: Option<TlsConfig>,
-) -> io::Result<MaybeTlsStream> {
-    let tcp = TcpStream::connect((host, port)).await?;
-    tcp.set_nodelay(true)?;
-    let Some(config) = tls else {
-        return Ok(MaybeTlsStream::Plain(tcp));
-    };
-    #[cfg(not(feature = "rustls"))]
-    match config {}
-    #[cfg(feature = "rustls")]
-    {
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await?;
-        Ok(MaybeTlsStream::Rustls(Box::new(tls)))
-    }
-}
-
-/// The error of a failed [`dial`]: the TLS error it carries, if any.
-pub(crate) fn dial_error(e: io::Error) -> crate::Error {
-    #[cfg(feature = "rustls")]
-    return crate::tls::rustls_error(e).map_or_else(crate::Error::Io, crate::Error::Tls);
-    #[cfg(not(feature = "rustls"))]
-    crate::Error::Io(e)
 }

@@ -17,8 +17,9 @@
 //! The default trust anchors are the Mozilla roots of `webpki-roots`, compiled in,
 //! so the behaviour does not depend on the host's certificate store. For a private
 //! CA or a self-signed test certificate, build a `ClientConfig` from [`provider`]
-//! and pass it to [`connect_url_with_tls`](crate::connect_url_with_tls) or
-//! [`Dialer::tls`](crate::sse::Dialer::tls).
+//! and dial with [`Dialer::tls`](crate::Dialer::tls): for
+//! [`connect_url_with`](crate::connect_url_with), an
+//! [`EventSource`](crate::sse::EventSource) or the HTTP/2 client.
 //!
 //! # A server
 //!
@@ -57,7 +58,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use tidings_io::tls::{provider, rustls};
-//! use tidings_io::{Config, Message};
+//! use tidings_io::{Config, Dialer, Message};
 //!
 //! # async fn run(ca: rustls::pki_types::CertificateDer<'static>) -> Result<(), Box<dyn std::error::Error>> {
 //! let mut roots = rustls::RootCertStore::empty();
@@ -67,7 +68,8 @@
 //!     .with_root_certificates(roots)
 //!     .with_no_client_auth();
 //! let url = "wss://localhost:9443/";
-//! let mut ws = tidings_io::connect_url_with_tls(url, Config::default(), Arc::new(tls)).await?;
+//! let dialer = Dialer::tls(Arc::new(tls));
+//! let mut ws = tidings_io::connect_url_with(url, Config::default(), &dialer).await?;
 //! ws.send(Message::text("hello")).await?;
 //! # Ok(()) }
 //! ```
@@ -111,17 +113,6 @@ pub fn client_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
-/// The `rustls::Error` an [`std::io::Error`] from a TLS stream carries, if any.
-pub(crate) fn rustls_error(e: std::io::Error) -> Result<rustls::Error, std::io::Error> {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Ok(tls.clone()),
-        None => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,19 +123,5 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &client_config()));
         assert_eq!(a.alpn_protocols, [b"http/1.1".to_vec()]);
         assert!(!webpki_roots::TLS_SERVER_ROOTS.is_empty());
-    }
-
-    #[test]
-    fn rustls_errors_are_taken_out_of_io_errors() {
-        let io = std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            rustls::Error::HandshakeNotComplete,
-        );
-        assert_eq!(
-            rustls_error(io).unwrap(),
-            rustls::Error::HandshakeNotComplete
-        );
-        let plain = std::io::Error::other("boom");
-        assert_eq!(rustls_error(plain).unwrap_err().to_string(), "boom");
     }
 }

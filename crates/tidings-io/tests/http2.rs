@@ -721,7 +721,8 @@ fn tls_alpn_chooses_h2_or_http11() {
                 assert_eq!(event_data(events).await, ["event 1", "event 2", "event 3"]);
             } else {
                 let url = format!("wss://localhost:{}/ws", server.addr.port());
-                let mut ws = tidings_io::connect_url_with_tls(&url, Config::default(), client)
+                let dialer = tidings_io::Dialer::tls(client);
+                let mut ws = tidings_io::connect_url_with(&url, Config::default(), &dialer)
                     .await
                     .unwrap();
                 ws.send(Message::text("over TLS and h1")).await.unwrap();
@@ -910,7 +911,7 @@ fn client_uses_h2_and_falls_back_to_http11() {
     });
 }
 
-/// `http::connect_with_tls`: ALPN `h2` on a TLS server that offers it.
+/// `http::connect_with` with `Dialer::tls`: ALPN `h2` on a TLS server that offers it.
 #[cfg(feature = "rustls")]
 #[test]
 fn client_over_tls_alpn_h2() {
@@ -938,10 +939,10 @@ fn client_over_tls_alpn_h2() {
             .with_no_client_auth();
         let url = format!("wss://localhost:{}/ws", server.addr.port());
         let builder = ClientBuilder::new(&url).unwrap();
-        let mut ws =
-            tidings_io::http::connect_with_tls(builder, Config::default(), Arc::new(client))
-                .await
-                .unwrap();
+        let dialer = tidings_io::Dialer::tls(Arc::new(client));
+        let mut ws = tidings_io::http::connect_with(builder, Config::default(), &dialer)
+            .await
+            .unwrap();
         assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http2(_)));
         ws.send(Message::text("wss over h2")).await.unwrap();
         assert_eq!(
@@ -987,7 +988,8 @@ fn event_source_over_h2_resumes_and_ends_on_204() {
         let server = start(ServeConfig::default()).await;
         let url = format!("http://{}/resume", server.addr);
         let config = tidings_io::sse::ClientConfig::default();
-        let mut source = tidings_io::http::event_source(&url, config, None).unwrap();
+        let mut source =
+            tidings_io::http::event_source(&url, config, &tidings_io::Dialer::default()).unwrap();
         let mut seen = Vec::new();
         while let Some(event) = source.next().await {
             match event.unwrap() {
@@ -1247,7 +1249,7 @@ fn h2_connection_is_dialled_again_when_gone() {
 }
 
 /// A TLS server whose ALPN offers only `http/1.1`: `H2Connection::open` says
-/// `Error::NoHttp2`, and `http::connect_with_tls` runs the WebSocket over HTTP/1.1
+/// `Error::NoHttp2`, and `http::connect_with` runs the WebSocket over HTTP/1.1
 /// on the very TLS stream it dialled (one connection).
 #[cfg(feature = "rustls")]
 #[test]
@@ -1297,16 +1299,16 @@ fn http11_only_tls_server_says_no_http2() {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let client = Arc::new(client);
+        let dialer = tidings_io::Dialer::tls(Arc::new(client));
 
         let mut open = OpenConfig::default();
-        open.tls = Some(client.clone());
+        open.dialer = dialer.clone();
         let url = format!("https://localhost:{port}");
         let refused = H2Connection::open(&url, open).await;
         assert!(matches!(refused, Err(Error::NoHttp2)), "{refused:?}");
 
         let builder = ClientBuilder::new(&format!("wss://localhost:{port}/ws")).unwrap();
-        let mut ws = tidings_io::http::connect_with_tls(builder, Config::default(), client)
+        let mut ws = tidings_io::http::connect_with(builder, Config::default(), &dialer)
             .await
             .unwrap();
         assert!(matches!(ws.get_ref().get_ref(), ClientStream::Http1(_)));

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tidings_io::Tokio;
 use tidings_io::sse::{
-    Cause, ClientConfig, Dial, Dialer, Error, EventSource, ServerConfig, ServerSentEvent, SseWriter,
+    Cause, ClientConfig, Dial, Error, EventSource, ServerConfig, ServerSentEvent, SseWriter,
 };
+use tidings_io::{Dialer, Tokio};
 use tidings_sse::Event;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

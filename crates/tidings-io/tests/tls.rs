@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tidings_io::sse::{
-    self, ClientConfig, Dial, Dialer, EventSource, ServerConfig, ServerSentEvent, SseWriter, Url,
+    self, ClientConfig, Dial, EventSource, ServerConfig, ServerSentEvent, SseWriter, Url,
 };
 use tidings_io::tls::{provider, rustls, tokio_rustls};
-use tidings_io::{CloseCode, Config, Error, MaybeTlsStream, Message, Tokio};
+use tidings_io::{CloseCode, Config, Dialer, Error, MaybeTlsStream, Message, Tokio};
 use tokio::net::TcpListener;
 
 /// A self-signed certificate for `names`: the server's config, and a client config
@@ -43,7 +43,7 @@ async fn tls_listener(
     (listener, tokio_rustls::TlsAcceptor::from(server), addr)
 }
 
-/// `wss://` through `connect_url_with_tls`: text and a 1 MiB binary echoed, also
+/// `wss://` through `connect_url_with` and `Dialer::tls`: text and a 1 MiB binary echoed, also
 /// through split halves (which share the TLS stream), then a clean close.
 #[tokio::test]
 async fn wss_echo_round_trip() {
@@ -66,7 +66,8 @@ async fn wss_echo_round_trip() {
     });
 
     let url = format!("wss://127.0.0.1:{}/echo", addr.port());
-    let mut ws = tidings_io::connect_url_with_tls(&url, Config::default(), client_tls)
+    let dialer = Dialer::tls(client_tls);
+    let mut ws = tidings_io::connect_url_with(&url, Config::default(), &dialer)
         .await
         .unwrap();
     assert!(matches!(ws.get_ref().get_ref(), MaybeTlsStream::Rustls(_)));

@@ -28,8 +28,7 @@ use tokio::task::{self, JoinHandle};
 use tokio::time::{Instant, timeout_at};
 
 use super::events::H2EventSource;
-use crate::stream::TlsConfig;
-use crate::{Config, Error, MaybeTlsStream, Tokio, WebSocket};
+use crate::{Config, Dialer, Error, MaybeTlsStream, Tokio, WebSocket};
 
 /// One HTTP/2 connection to an origin (`https://` by TLS with ALPN `h2`, `http://`
 /// by prior knowledge, h2c), shared by every clone of this handle: each
@@ -77,18 +76,17 @@ pub struct OpenConfig {
     /// within this. Default 10 s. (A connection dialled again for a stream is within
     /// that stream's timeout.)
     pub timeout: Duration,
-    /// TLS for `https://` and `wss://` (its ALPN list is replaced with `h2` and
-    /// `http/1.1`). Default `None`: [`crate::tls::client_config`].
-    #[cfg(feature = "rustls")]
-    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// How to dial, and TLS for `https://` and `wss://` (offering `h2` and
+    /// `http/1.1` by ALPN, whatever its config's list). Default
+    /// [`Dialer::default`].
+    pub dialer: Dialer,
 }
 
 impl Default for OpenConfig {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
-            #[cfg(feature = "rustls")]
-            tls: None,
+            dialer: Dialer::default(),
         }
     }
 }
@@ -97,14 +95,15 @@ impl Default for OpenConfig {
 struct Shared {
     /// Scheme, host and port: `http` for h2c, `https` for TLS.
     origin: Url,
-    tls: Option<TlsConfig>,
+    /// Offers `h2` by ALPN.
+    dialer: Dialer,
     /// The connection new streams go on; `None` until it is dialled, and again
     /// once it failed a stream.
     current: tokio::sync::Mutex<Option<Current>>,
 }
 
 #[derive(Debug)]
-pub(super) struct Current {
+struct Current {
     sender: SendRequest<Bytes>,
     /// The task running the connection (its id is the connection's): finished
     /// once the connection is gone.
@@ -153,27 +152,22 @@ impl H2Connection {
             true => ws_origin(ClientBuilder::new(url)?.uri())?,
             false => Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?,
         };
-        #[cfg(feature = "rustls")]
-        let tls = config.tls;
-        #[cfg(not(feature = "rustls"))]
-        let tls = None;
-        let connection = Self::new(origin, tls, None)?;
+        let connection = Self::new(origin, &config.dialer)?;
         let deadline = Instant::now() + config.timeout;
         connection.sender(deadline).await?;
         Ok(connection)
     }
 
-    /// A handle on `origin` that dials on first use, or uses `current`.
-    pub(super) fn new(
-        origin: Url,
-        tls: Option<TlsConfig>,
-        current: Option<Current>,
-    ) -> Result<Self, Error> {
-        let tls = with_alpn(origin.is_https(), &tls, &["h2", "http/1.1"])?;
-        let current = tokio::sync::Mutex::new(current);
+    /// A handle on `origin` that dials with `dialer` on first use.
+    pub(super) fn new(origin: Url, dialer: &Dialer) -> Result<Self, Error> {
+        if origin.is_https() && !dialer.speaks_tls() {
+            return Err(Error::TlsUnsupported);
+        }
+        let dialer = dialer.offering(&["h2", "http/1.1"]);
+        let current = tokio::sync::Mutex::new(None);
         Ok(Self(Arc::new(Shared {
             origin,
-            tls,
+            dialer,
             current,
         })))
     }
@@ -322,8 +316,7 @@ impl H2Connection {
             if let Some(alive) = current.as_ref().filter(|c| c.is_alive()) {
                 return Ok((alive.sender.clone(), alive.driver.id()));
             }
-            let tls = self.0.tls.as_ref().cloned();
-            let Dialled::H2(dialled) = dial(&self.0.origin, tls).await? else {
+            let Dialled::H2(dialled) = dial(&self.0.origin, &self.0.dialer).await? else {
                 return Err(Error::NoHttp2);
             };
             let sender = (dialled.sender.clone(), dialled.driver.id());
@@ -336,17 +329,18 @@ impl H2Connection {
     }
 }
 
-/// The HTTP origin of a WebSocket URI (`ws` is `http`'s, `wss` is `https`'s).
+/// The HTTP origin of a WebSocket URI ([`WsUri::http_origin`]), as a [`Url`].
+///
+/// [`WsUri::http_origin`]: tidings_handshake::WsUri::http_origin
 fn ws_origin(uri: &tidings_handshake::WsUri) -> Result<Url, Error> {
-    let scheme = if uri.is_secure() { "https" } else { "http" };
-    let url = Url::parse(&format!("{scheme}://{}", uri.host_header()));
+    let url = Url::parse(&uri.http_origin());
     url.map_err(|_| Error::LocalHandshake(UriError::Host.into()))
 }
 
-/// Dials `origin`, and runs HTTP/2 on it unless ALPN chose HTTP/1.1.
-async fn dial(origin: &Url, tls: Option<TlsConfig>) -> Result<Dialled, Error> {
-    let stream = crate::stream::dial(origin.host(), origin.port(), tls).await;
-    let stream = stream.map_err(crate::stream::dial_error)?;
+/// Dials `origin` with `dialer`, and runs HTTP/2 on it unless ALPN chose HTTP/1.1.
+async fn dial(origin: &Url, dialer: &Dialer) -> Result<Dialled, Error> {
+    let stream = dialer.connect(origin.host(), origin.port(), origin.is_https());
+    let stream = stream.await?;
     if !alpn_h2(&stream) {
         return Ok(Dialled::Http1(stream));
     }
@@ -364,74 +358,48 @@ async fn dial(origin: &Url, tls: Option<TlsConfig>) -> Result<Dialled, Error> {
     Ok(Dialled::H2(Current { sender, driver }))
 }
 
-/// Dials `url` (`ws://` or `wss://`), within [`Config::handshake_timeout`], and
-/// opens a WebSocket over HTTP/2 if the server allows it: `wss://` offers `h2` by
-/// ALPN, `ws://` speaks HTTP/2 by prior knowledge (h2c). Falls back to HTTP/1.1 when
-/// ALPN chose it or the server's SETTINGS lack `ENABLE_CONNECT_PROTOCOL` (for h2c,
-/// on a new connection). The connection is the WebSocket's own: for several on one
-/// connection, see [`H2Connection`].
+/// Dials `url` (`ws://` or `wss://`) with [`Dialer::default`], within
+/// [`Config::handshake_timeout`], and opens a WebSocket over HTTP/2 if the server
+/// allows it: [`connect_with`] with the default dialer.
 ///
 /// # Errors
 ///
-/// As [`crate::connect_url`]; an HTTP/2 failure is an [`Error::Io`].
+/// As [`connect_with`].
 pub async fn connect_url(url: &str, config: Config) -> Connected {
-    connect_with(ClientBuilder::new(url)?, config).await
+    connect_with(ClientBuilder::new(url)?, config, &Dialer::default()).await
 }
 
-/// [`connect_url`] with a handshake built by `builder` (subprotocols, `Origin`,
-/// extra headers), as [`crate::connect_with`].
+/// Dials the URL of `builder` with `dialer`, within [`Config::handshake_timeout`],
+/// and opens a WebSocket with the handshake `builder` makes (subprotocols, `Origin`,
+/// extra headers, as [`crate::connect_with`]), over HTTP/2 if the server allows it:
+/// `wss://` offers `h2` by ALPN, `ws://` speaks HTTP/2 by prior knowledge (h2c).
+/// Falls back to HTTP/1.1 when ALPN chose it or the server's SETTINGS lack
+/// `ENABLE_CONNECT_PROTOCOL` (on a new connection, offering `http/1.1` alone). The
+/// connection is the WebSocket's own: for several on one connection, see
+/// [`H2Connection`].
 ///
 /// # Errors
 ///
-/// As [`connect_url`].
-pub async fn connect_with(builder: ClientBuilder, config: Config) -> Connected {
-    #[cfg(feature = "rustls")]
-    return connect_with_tls(builder, config, crate::tls::client_config()).await;
-    #[cfg(not(feature = "rustls"))]
-    connect_inner(builder, config, None).await
-}
-
-/// [`connect_with`], with `tls` as the TLS client config for a `wss://` URL (its
-/// ALPN list is replaced with `h2` and `http/1.1`, or `http/1.1` alone for the
-/// fallback).
-///
-/// # Errors
-///
-/// As [`connect_url`].
-#[cfg(feature = "rustls")]
-pub async fn connect_with_tls(
-    builder: ClientBuilder,
-    config: Config,
-    tls: std::sync::Arc<rustls::ClientConfig>,
-) -> Connected {
-    connect_inner(builder, config, Some(tls)).await
-}
-
-/// What the connect functions resolve to.
-type Connected = Result<WebSocket<Tokio<ClientStream>>, Error>;
-
-/// An [`H2Connection`] of one WebSocket, or HTTP/1.1.
-async fn connect_inner(
-    builder: ClientBuilder,
-    config: Config,
-    tls: Option<TlsConfig>,
-) -> Connected {
+/// As [`crate::connect_url_with`]; an HTTP/2 failure is an [`Error::Io`].
+pub async fn connect_with(builder: ClientBuilder, config: Config, dialer: &Dialer) -> Connected {
     let timeout = config.handshake_timeout;
     let connect = async {
         let uri = builder.uri();
-        let offer = |alpn: &[&str]| with_alpn(uri.is_secure(), &tls, alpn);
         let origin = ws_origin(uri)?;
-        let stream = match dial(&origin, offer(&["h2", "http/1.1"])?).await? {
+        let h2 = H2Connection::new(origin, dialer)?;
+        let stream = match dial(&h2.0.origin, &h2.0.dialer).await? {
             Dialled::Http1(stream) => stream,
             Dialled::H2(current) => {
-                let h2 = H2Connection::new(origin, tls.as_ref().cloned(), Some(current))?;
+                *h2.0.current.lock().await = Some(current);
                 match h2.websocket_with(builder.clone(), config.clone()).await {
                     Err(Error::NoExtendedConnect) => {}
                     connected => return connected,
                 }
                 // No extended CONNECT on this server: HTTP/1.1, on a new connection.
-                let again = crate::stream::dial(uri.host(), uri.port(), offer(&["http/1.1"])?);
-                again.await.map_err(crate::stream::dial_error)?
+                let http1 = dialer.offering(&["http/1.1"]);
+                http1
+                    .connect(uri.host(), uri.port(), uri.is_secure())
+                    .await?
             }
         };
         let io = Tokio::new(ClientStream::Http1(stream));
@@ -442,6 +410,9 @@ async fn connect_inner(
         Err(_) => Err(Error::HandshakeTimeout),
     }
 }
+
+/// What the connect functions resolve to.
+type Connected = Result<WebSocket<Tokio<ClientStream>>, Error>;
 
 /// What [`connect_url`] runs a WebSocket on.
 #[derive(Debug)]
@@ -461,36 +432,6 @@ pub struct H2Stream {
     recv: h2::RecvStream,
     /// What is left of the last DATA frame read.
     pending: Bytes,
-}
-
-/// The TLS config for a `wss://` URL, offering `alpn`.
-pub(super) fn with_alpn(
-    secure: bool,
-    tls: &Option<crate::stream::TlsConfig>,
-    alpn: &[&str],
-) -> Result<Option<crate::stream::TlsConfig>, Error> {
-    #[cfg(feature = "rustls")]
-    let tls = &tls
-        .clone()
-        .or_else(|| secure.then(crate::tls::client_config));
-    let Some(tls) = tls.as_ref().filter(|_| secure) else {
-        return if secure {
-            Err(Error::TlsUnsupported)
-        } else {
-            Ok(None)
-        };
-    };
-    #[cfg(feature = "rustls")]
-    {
-        let mut tls = rustls::ClientConfig::clone(tls);
-        tls.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-        Ok(Some(std::sync::Arc::new(tls)))
-    }
-    #[cfg(not(feature = "rustls"))]
-    {
-        let _ = alpn;
-        match *tls {}
-    }
 }
 
 /// HTTP/2 is to be spoken on `stream`: h2c, or TLS whose ALPN chose `h2`.

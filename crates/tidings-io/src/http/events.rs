@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::H2Connection;
+use crate::Dialer;
 use crate::sse::Error;
 
 /// The events of an event stream read over HTTP/2, reconnecting with
@@ -33,8 +34,8 @@ pub struct H2EventSource {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Reads the event stream at `url` (`http://`: h2c; `https://`: TLS with ALPN `h2`,
-/// the `rustls` feature's default roots or `tls`) with [`ClientConfig`]'s
+/// Reads the event stream at `url` (`http://`: h2c; `https://`: TLS with ALPN `h2`)
+/// dialled with `dialer` (e.g. [`Dialer::default`]) with [`ClientConfig`]'s
 /// `event_source` settings, `headers` and `connect_timeout`, on a connection of its
 /// own (for several on one connection, see [`H2Connection::event_source`]). It ends
 /// on `204 No Content`; another status or type fails it for good
@@ -44,14 +45,15 @@ pub struct H2EventSource {
 ///
 /// # Errors
 ///
-/// [`Error::LocalSse`] for a URL that is not `http://` or `https://`.
+/// [`Error::LocalSse`] for a URL that is not `http://` or `https://`,
+/// [`Error::TlsUnsupported`] for `https://` with a dialer without TLS.
 pub fn event_source(
     url: &str,
     config: ClientConfig,
-    tls: Option<crate::stream::TlsConfig>,
+    dialer: &Dialer,
 ) -> Result<H2EventSource, Error> {
     let url = Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?;
-    let connection = H2Connection::new(url.clone(), tls, None)?;
+    let connection = H2Connection::new(url.clone(), dialer)?;
     Ok(H2EventSource::spawn(connection, url, config))
 }
 

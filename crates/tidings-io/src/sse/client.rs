@@ -65,7 +65,7 @@ pub trait Dial {
     fn dial(&mut self, url: &Url) -> Self::Future;
 
     /// Whether this dialer speaks TLS, so `https://` URLs can be used. Closures say
-    /// yes; [`Dialer`] says whether it has a TLS config.
+    /// yes; [`Dialer`](crate::Dialer) says whether it has a TLS config.
     fn tls(&self) -> bool {
         true
     }
@@ -82,86 +82,6 @@ where
 
     fn dial(&mut self, url: &Url) -> Fut {
         self(url)
-    }
-}
-
-/// Dials `http://` over TCP and, with a TLS config, `https://` over TLS (rustls) on
-/// tokio, with `TCP_NODELAY` and the URL's host as the TLS server name: the dialer of
-/// [`EventSource::connect_url`].
-///
-/// [`Dialer::default`] trusts the `webpki-roots` anchors
-/// ([`tls::client_config`](crate::tls::client_config)) with the `rustls` feature,
-/// and speaks only TCP without it; [`Dialer::tls`] takes a config of yours (a
-/// private CA, a test certificate), [`Dialer::tcp`] none. A redirect may go from
-/// `http` to `https`, never back.
-///
-/// ```no_run
-/// use futures_util::StreamExt;
-/// use tidings_io::sse::{ClientConfig, Dialer, EventSource};
-///
-/// # async fn run() -> Result<(), tidings_io::sse::Error> {
-/// let url = "https://example.com/events";
-/// let source = EventSource::new(url, Dialer::default(), ClientConfig::default())?;
-/// let mut messages = source.messages();
-/// while let Some(message) = messages.next().await {
-///     println!("{}", message?.data());
-/// }
-/// # Ok(()) }
-/// ```
-///
-/// A TLS failure (an untrusted certificate...) is a network error to the
-/// `EventSource`, which reconnects after the reconnection time, as for a refused
-/// connection; dial once with [`Dial::dial`] to see the `rustls::Error` itself.
-#[cfg(feature = "tokio")]
-#[derive(Debug, Clone)]
-pub struct Dialer {
-    tls: Option<crate::stream::TlsConfig>,
-}
-
-#[cfg(feature = "tokio")]
-impl Dialer {
-    /// A dialer for `http://` only.
-    #[must_use]
-    pub fn tcp() -> Self {
-        Self { tls: None }
-    }
-
-    /// A dialer using `config` for `https://` (build it with
-    /// [`tls::provider`](crate::tls::provider)).
-    #[cfg(feature = "rustls")]
-    #[must_use]
-    pub fn tls(config: std::sync::Arc<rustls::ClientConfig>) -> Self {
-        Self { tls: Some(config) }
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl Default for Dialer {
-    fn default() -> Self {
-        #[cfg(feature = "rustls")]
-        return Self::tls(crate::tls::client_config());
-        #[cfg(not(feature = "rustls"))]
-        Self::tcp()
-    }
-}
-
-#[cfg(feature = "tokio")]
-impl Dial for Dialer {
-    type Io = crate::Tokio<crate::MaybeTlsStream>;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Io>> + Send>>;
-
-    fn dial(&mut self, url: &Url) -> Self::Future {
-        let (host, port) = (url.host().to_owned(), url.port());
-        let tls = self.tls.as_ref().filter(|_| url.is_https()).cloned();
-        Box::pin(async move {
-            Ok(crate::Tokio::new(
-                crate::stream::dial(&host, port, tls).await?,
-            ))
-        })
-    }
-
-    fn tls(&self) -> bool {
-        self.tls.is_some()
     }
 }
 
@@ -212,17 +132,18 @@ impl<D: Dial> fmt::Debug for EventSource<D> {
 }
 
 #[cfg(feature = "tokio")]
-impl EventSource<Dialer> {
-    /// An `EventSource` for `url` on tokio with [`Dialer::default`] (`https://` with
-    /// the `rustls` feature), dialling again for every redirect and reconnection.
-    /// Nothing happens until it is polled.
+impl EventSource<crate::Dialer> {
+    /// An `EventSource` for `url` on tokio with
+    /// [`Dialer::default`](crate::Dialer::default) (`https://` with the `rustls`
+    /// feature), dialling again for every redirect and reconnection. Nothing
+    /// happens until it is polled.
     ///
     /// # Errors
     ///
     /// [`Error::LocalSse`] for a malformed URL or a bad [`ClientConfig::headers`]
     /// entry, [`Error::TlsUnsupported`] for `https://` without the `rustls` feature.
     pub fn connect_url(url: &str, config: ClientConfig) -> Result<Self, Error> {
-        Self::new(url, Dialer::default(), config)
+        Self::new(url, crate::Dialer::default(), config)
     }
 }
 

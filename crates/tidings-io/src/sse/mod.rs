@@ -73,6 +73,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! `EventSource::connect_url` dials with the default [`Dialer`](crate::Dialer)
+//! (`https://` with the `rustls` feature); [`EventSource::new`] takes any [`Dial`]:
+//! a `Dialer` with TLS settings of yours, or a closure.
+//!
 //! With hyper or axum, serve `SseBody` (feature `http-body`) with the headers of
 //! [`tidings_sse::head::RESPONSE_HEADERS`].
 
@@ -85,8 +89,6 @@ mod server;
 pub use body::Ticks;
 #[cfg(feature = "http-body")]
 pub use body::{Never, SseBody};
-#[cfg(feature = "tokio")]
-pub use client::Dialer;
 pub use client::{Dial, EventSource, Messages};
 // The client's timer is the crate's one clock.
 /// The crate's one error type: on a client, network trouble (a refused dial, a
