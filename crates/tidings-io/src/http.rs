@@ -26,7 +26,8 @@
 //! [`websocket`](H2Connection::websocket) is a stream opened by extended CONNECT
 //! when the server's SETTINGS allow it ([`Error::NoExtendedConnect`] otherwise), and
 //! each [`event_source`](H2Connection::event_source) runs the sans-IO
-//! `EventSource` machine with every reconnection a new stream.
+//! [`tidings_sse::Client`], the one of HTTP/1.1 at its response level, with every
+//! reconnection a new stream.
 //! [`connect_url`] (one WebSocket, falling back to HTTP/1.1) and [`event_source()`]
 //! are that handle for one.
 //!

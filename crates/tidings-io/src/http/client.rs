@@ -259,7 +259,8 @@ impl H2Connection {
     ///
     /// # Errors
     ///
-    /// [`Error::LocalSse`] for a `target` that is not a URL of this origin.
+    /// [`Error::LocalSse`] for a `target` that is not a URL of this origin, or a
+    /// [`ClientConfig::headers`] entry that cannot be sent.
     pub fn event_source(&self, target: &str, config: ClientConfig) -> Result<H2EventSource, Error> {
         let url = self.0.origin.join(target);
         let url = url.and_then(|url| match url.same_origin(&self.0.origin) {
@@ -267,7 +268,7 @@ impl H2Connection {
             false => Err(UrlError::Host),
         });
         let url = url.map_err(|e| Error::LocalSse(e.into()))?;
-        Ok(H2EventSource::spawn(self.clone(), url, config))
+        H2EventSource::spawn(self.clone(), &url, config)
     }
 
     /// Sends `head` on a new stream (dialling the connection if it is gone) and

@@ -87,6 +87,8 @@ pub use body::Ticks;
 pub use body::{Never, SseBody};
 #[cfg(feature = "tokio")]
 pub use client::Dialer;
+#[cfg(feature = "http2")]
+pub(crate) use client::item;
 pub use client::{Dial, EventSource, Messages};
 // The client's timer is the crate's one clock.
 /// The crate's one error type: on a client, network trouble (a refused dial, a
