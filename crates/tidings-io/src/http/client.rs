@@ -515,15 +515,6 @@ pub(super) fn into_io(e: h2::Error) -> io::Error {
     }
 }
 
-/// An h2 error as an I/O error, with "stop sending" (`RST_STREAM(NO_ERROR)`) as
-/// `ok`: see [`UpgradedStream`](super::UpgradedStream).
-fn h2_io<T>(e: h2::Error, ok: T) -> io::Result<T> {
-    match e.reason() {
-        Some(h2::Reason::NO_ERROR) => Ok(ok),
-        _ => Err(into_io(e)),
-    }
-}
-
 impl AsyncRead for H2Stream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -538,7 +529,7 @@ impl AsyncRead for H2Stream {
                     let _ = self.recv.flow_control().release_capacity(data.len());
                     self.pending = data;
                 }
-                Some(Err(e)) => return Poll::Ready(h2_io(e, ())),
+                Some(Err(e)) => return super::unless_stopped(Poll::Ready(Err(into_io(e))), ()),
             }
         }
         let n = self.pending.len().min(buf.remaining());
@@ -559,16 +550,16 @@ impl AsyncWrite for H2Stream {
         while self.send.capacity() == 0 {
             match ready!(self.send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(h2_io(e, buf.len())),
+                Some(Err(e)) => {
+                    return super::unless_stopped(Poll::Ready(Err(into_io(e))), buf.len());
+                }
                 None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
             }
         }
         let n = self.send.capacity().min(buf.len());
         let data = Bytes::copy_from_slice(&buf[..n]);
-        Poll::Ready(match self.send.send_data(data, false) {
-            Ok(()) => Ok(n),
-            Err(e) => h2_io(e, n),
-        })
+        let sent = self.send.send_data(data, false).map(|()| n);
+        super::unless_stopped(Poll::Ready(sent.map_err(into_io)), n)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -577,10 +568,8 @@ impl AsyncWrite for H2Stream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         // END_STREAM: the h2 form of TCP's FIN (RFC 8441 §5).
-        Poll::Ready(match self.send.send_data(Bytes::new(), true) {
-            Ok(()) => Ok(()),
-            Err(e) => h2_io(e, ()),
-        })
+        let sent = self.send.send_data(Bytes::new(), true);
+        super::unless_stopped(Poll::Ready(sent.map_err(into_io)), ())
     }
 }
 
