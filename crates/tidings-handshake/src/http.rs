@@ -575,6 +575,15 @@ impl WebSocketRequest {
         a.into_iter().flatten().chain(b.into_iter().flatten())
     }
 
+    /// The subprotocol to choose when the server speaks `supported`: the first one
+    /// the client offers that is among them, since the client lists its offers
+    /// "ordered by preference" (RFC 6455 §4.2.1, item 8); `None` when they have none in
+    /// common (the handshake goes on without a subprotocol, §4.2.2).
+    pub fn select_protocol<S: AsRef<str>>(&self, supported: &[S]) -> Option<&str> {
+        let mut offered = self.protocols();
+        offered.find(|offer| supported.iter().any(|ours| ours.as_ref() == *offer))
+    }
+
     /// The extensions offered, in order.
     #[must_use]
     pub fn extensions(&self) -> &[Extension] {
@@ -881,6 +890,24 @@ mod either_form {
         // Another `:protocol` than websocket.
         let e = error(&h2(Method::CONNECT, CONNECT), Some("webtransport"));
         assert_eq!(e, RequestError::NotWebSocket);
+    }
+
+    /// RFC 6455 §4.2.1, item 8: the offers are "ordered by preference", so the client's
+    /// order chooses among the ones the server speaks, in either form.
+    #[test]
+    fn the_clients_preferred_protocol_is_selected() {
+        let h1 = WebSocketRequest::from_http(&h1(Method::GET, UPGRADE), None).unwrap();
+        let h2 = h2(Method::CONNECT, CONNECT);
+        let h2 = WebSocketRequest::from_http(&h2, Some("websocket")).unwrap();
+        for request in [h1, h2] {
+            assert_eq!(
+                request.select_protocol(&["superchat", "chat"]),
+                Some("chat")
+            );
+            assert_eq!(request.select_protocol(&["superchat"]), Some("superchat"));
+            assert_eq!(request.select_protocol(&["other"]), None);
+            assert_eq!(request.select_protocol::<&str>(&[]), None);
+        }
     }
 
     /// RFC 8441 §5 keeps `Sec-WebSocket-Version: 13` (426 otherwise) and the

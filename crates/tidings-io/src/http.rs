@@ -26,7 +26,8 @@
 //! [`websocket`](H2Connection::websocket) is a stream opened by extended CONNECT
 //! when the server's SETTINGS allow it ([`Error::NoExtendedConnect`] otherwise), and
 //! each [`event_source`](H2Connection::event_source) runs the sans-IO
-//! `EventSource` machine with every reconnection a new stream.
+//! [`tidings_sse::Client`], the one of HTTP/1.1 at its response level, with every
+//! reconnection a new stream.
 //! [`connect_url`] (one WebSocket, falling back to HTTP/1.1) and [`event_source()`]
 //! are that handle for one.
 //!
@@ -107,24 +108,24 @@ impl UpgradedStream {
     }
 }
 
-/// The error is an HTTP/2 `RST_STREAM(NO_ERROR)`.
-fn stopped(e: &io::Error) -> bool {
+/// `result`, with an HTTP/2 `RST_STREAM(NO_ERROR)` ("stop sending", RFC 9113 §8.1)
+/// as `ok`: the rule of [`UpgradedStream`] and of the client's
+/// [`H2Stream`](client::H2Stream).
+fn unless_stopped<T>(result: Poll<io::Result<T>>, ok: T) -> Poll<io::Result<T>> {
+    let Poll::Ready(Err(e)) = &result else {
+        return result;
+    };
     let mut cause = e.get_ref().map(|e| e as &(dyn std::error::Error + 'static));
     while let Some(e) = cause {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return h2.reason() == Some(h2::Reason::NO_ERROR);
+            if h2.reason() == Some(h2::Reason::NO_ERROR) {
+                return Poll::Ready(Ok(ok));
+            }
+            break;
         }
         cause = e.source();
     }
-    false
-}
-
-/// `result`, with a "stop sending" reset as `ok`.
-fn unless_stopped<T>(result: Poll<io::Result<T>>, ok: T) -> Poll<io::Result<T>> {
-    match result {
-        Poll::Ready(Err(e)) if stopped(&e) => Poll::Ready(Ok(ok)),
-        other => other,
-    }
+    result
 }
 
 impl tokio::io::AsyncRead for UpgradedStream {
@@ -412,8 +413,7 @@ impl WebSocketUpgrade {
 
     /// The subprotocol that will be chosen, if any.
     pub fn selected_protocol(&self) -> Option<&str> {
-        let mut offered = self.request.protocols();
-        offered.find(|p| self.protocols.iter().any(|ours| ours == p))
+        self.request.select_protocol(&self.protocols)
     }
 
     /// The answer (`101` on HTTP/1.1, `200` on HTTP/2); once hyper has sent it,

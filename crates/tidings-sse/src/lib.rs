@@ -21,7 +21,9 @@
 //! * [`client`]: [`Client`], the [`EventSource`] with the HTTP/1.1 an event stream
 //!   needs on top: the URL, the request head, a linear response-head parser, interim
 //!   responses, body framing (chunked, length, close), redirects, the connect timeout.
-//!   A transport dials what it asks, writes what it transmits and reads into it.
+//!   A transport dials what it asks, writes what it transmits and reads into it; an
+//!   HTTP stack (HTTP/2) sends its request fields and hands it the response head and
+//!   body instead.
 //!
 //! # What is not here
 //!

@@ -547,6 +547,96 @@ fn close_drops_everything() {
     assert_eq!((drain(&mut client), client.poll_timeout()), (vec![], None));
 }
 
+/// Response level (an HTTP stack of the caller's, e.g. HTTP/2): the request as
+/// header fields, the head as a status and a `Content-Type`, the body as the stack
+/// framed it. The `EventSource`'s rules are those of the byte level.
+fn headers(client: &Client) -> Vec<String> {
+    let fields = client.request_headers();
+    fields
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect()
+}
+
+const EVENT_STREAM: Option<&[u8]> = Some(b"text/event-stream");
+
+#[test]
+fn response_level_streams_and_resumes() {
+    let mut config = quick();
+    config
+        .headers
+        .push(("Authorization".into(), "Bearer t".into()));
+    let mut client = client("http://h/events", config);
+    assert!(matches!(&drain(&mut client)[..], [Event::Connect(_)]));
+    assert_eq!(
+        headers(&client),
+        [
+            "Accept: text/event-stream",
+            "Cache-Control: no-store",
+            "Authorization: Bearer t"
+        ]
+    );
+    // A body before the head is late news: ignored.
+    client.handle_body(b"data: early\n\n", secs(0));
+    assert!(!client.has_opened());
+    client.handle_response(200, EVENT_STREAM, secs(0));
+    client.handle_body(b"id: 7\ndata: x\n\ndata: cut", secs(0));
+    assert_eq!(drain(&mut client), [Event::Open, message("x", "7")]);
+    assert!(client.has_opened());
+    assert_eq!(client.poll_transmit(), None, "the stack sends the request");
+    // The stack says the stream ended: the partial event is dropped, a reconnection
+    // follows with Last-Event-ID before the configured fields.
+    client.handle_disconnect(secs(0));
+    assert_eq!(drain(&mut client), [reconnecting(Cause::Disconnected)]);
+    wait(&mut client);
+    assert!(matches!(&drain(&mut client)[..], [Event::Connect(_)]));
+    assert_eq!(
+        headers(&client)[2..],
+        ["Last-Event-ID: 7", "Authorization: Bearer t"]
+    );
+    // A failed request after an open stream: a reconnection, and still opened.
+    client.handle_disconnect(secs(2));
+    assert_eq!(drain(&mut client), [reconnecting(Cause::Disconnected)]);
+    assert!(client.has_opened());
+}
+
+#[test]
+fn response_level_statuses_fail_and_redirects_are_not_followed() {
+    for (status, content_type, cause) in [
+        (204, None, Cause::Status(204)),
+        (301, None, Cause::Status(301)),
+        (500, EVENT_STREAM, Cause::Status(500)),
+        (200, Some(&b"text/html"[..]), Cause::ContentType),
+    ] {
+        let mut client = client("http://h/", quick());
+        let _ = drain(&mut client);
+        client.handle_response(status, content_type, secs(0));
+        assert_eq!(drain(&mut client), [failed(cause)], "{status}");
+        assert_eq!((client.poll_timeout(), client.has_opened()), (None, false));
+    }
+}
+
+#[test]
+fn response_level_failures_before_a_head_reconnect() {
+    let mut client = client("http://h/", quick());
+    let _ = drain(&mut client);
+    // The request failed (no connection, a reset): not opened, a reconnection.
+    client.handle_disconnect(secs(0));
+    assert_eq!(drain(&mut client), [reconnecting(Cause::Disconnected)]);
+    assert!(!client.has_opened());
+    // The connect timeout runs from the Connect to the head.
+    assert_eq!(wait(&mut client), secs(1));
+    let _ = drain(&mut client);
+    assert_eq!(client.poll_timeout(), Some(secs(11)));
+    client.handle_timeout(secs(11));
+    assert_eq!(
+        drain(&mut client),
+        [reconnecting(Cause::Error(Error::ConnectTimeout))]
+    );
+    // The abandoned request's late head is ignored.
+    client.handle_response(200, EVENT_STREAM, secs(11));
+    assert_eq!(drain(&mut client), []);
+}
+
 /// Everything a client reports for `response` fed in `pieces`, then disconnected.
 fn conversation(response: &[u8], cuts: &[usize]) -> Vec<Event> {
     let mut client = client("http://h/", quick());

@@ -253,7 +253,8 @@ impl H2Connection {
     ///
     /// # Errors
     ///
-    /// [`Error::LocalSse`] for a `target` that is not a URL of this origin.
+    /// [`Error::LocalSse`] for a `target` that is not a URL of this origin, or a
+    /// [`ClientConfig::headers`] entry that cannot be sent.
     pub fn event_source(&self, target: &str, config: ClientConfig) -> Result<H2EventSource, Error> {
         let url = self.0.origin.join(target);
         let url = url.and_then(|url| match url.same_origin(&self.0.origin) {
@@ -261,7 +262,7 @@ impl H2Connection {
             false => Err(UrlError::Host),
         });
         let url = url.map_err(|e| Error::LocalSse(e.into()))?;
-        Ok(H2EventSource::spawn(self.clone(), url, config))
+        H2EventSource::spawn(self.clone(), &url, config)
     }
 
     /// Sends `head` on a new stream (dialling the connection if it is gone) and
@@ -455,15 +456,6 @@ pub(super) fn into_io(e: h2::Error) -> io::Error {
     }
 }
 
-/// An h2 error as an I/O error, with "stop sending" (`RST_STREAM(NO_ERROR)`) as
-/// `ok`: see [`UpgradedStream`](super::UpgradedStream).
-fn h2_io<T>(e: h2::Error, ok: T) -> io::Result<T> {
-    match e.reason() {
-        Some(h2::Reason::NO_ERROR) => Ok(ok),
-        _ => Err(into_io(e)),
-    }
-}
-
 impl AsyncRead for H2Stream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -478,7 +470,7 @@ impl AsyncRead for H2Stream {
                     let _ = self.recv.flow_control().release_capacity(data.len());
                     self.pending = data;
                 }
-                Some(Err(e)) => return Poll::Ready(h2_io(e, ())),
+                Some(Err(e)) => return super::unless_stopped(Poll::Ready(Err(into_io(e))), ()),
             }
         }
         let n = self.pending.len().min(buf.remaining());
@@ -499,16 +491,16 @@ impl AsyncWrite for H2Stream {
         while self.send.capacity() == 0 {
             match ready!(self.send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(h2_io(e, buf.len())),
+                Some(Err(e)) => {
+                    return super::unless_stopped(Poll::Ready(Err(into_io(e))), buf.len());
+                }
                 None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
             }
         }
         let n = self.send.capacity().min(buf.len());
         let data = Bytes::copy_from_slice(&buf[..n]);
-        Poll::Ready(match self.send.send_data(data, false) {
-            Ok(()) => Ok(n),
-            Err(e) => h2_io(e, n),
-        })
+        let sent = self.send.send_data(data, false).map(|()| n);
+        super::unless_stopped(Poll::Ready(sent.map_err(into_io)), n)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -517,10 +509,8 @@ impl AsyncWrite for H2Stream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         // END_STREAM: the h2 form of TCP's FIN (RFC 8441 §5).
-        Poll::Ready(match self.send.send_data(Bytes::new(), true) {
-            Ok(()) => Ok(()),
-            Err(e) => h2_io(e, ()),
-        })
+        let sent = self.send.send_data(Bytes::new(), true);
+        super::unless_stopped(Poll::Ready(sent.map_err(into_io)), ())
     }
 }
 

@@ -1,33 +1,38 @@
-//! An `EventSource` over HTTP/2: the sans-IO [`tidings_sse::EventSource`] machine
-//! (which knows no HTTP) driven over streams of an [`H2Connection`].
+//! An `EventSource` over HTTP/2: the sans-IO [`tidings_sse::Client`], at its response
+//! level, driven over streams of an [`H2Connection`].
 //!
-//! Each `Connect` of the machine is a `GET` on a new stream of the connection (which
-//! is dialled again only when it is gone), its status and `Content-Type` go to `handle_response`, its DATA frames to
-//! `handle_body`, its end to `handle_disconnect`. The events go to the caller
-//! through a bounded channel: a caller that stops reading stops the reading of the
-//! stream, and h2 flow control holds the server back.
+//! The client decides everything, as over HTTP/1.1: which request fields to send,
+//! which response opens the stream or ends it, when to reconnect and with which
+//! `Last-Event-ID`, and what each of its events is to the application
+//! ([`sse::item`](crate::sse::item), shared with the HTTP/1.1 driver). Here each
+//! `Connect` of the client is a `GET` on a new stream of the connection (which is
+//! dialled again only when it is gone), its status and `Content-Type` go to
+//! `handle_response`, its DATA frames to `handle_body`, its end to
+//! `handle_disconnect`. The events go to the caller through a bounded channel: a
+//! caller that stops reading stops the reading of the stream, and h2 flow control
+//! holds the server back.
 
 use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
-use tidings_sse::Cause;
-use tidings_sse::Event;
 use tidings_sse::client::Config as ClientConfig;
 use tidings_sse::client::Url;
-use tidings_sse::event_source::{self, Event as Machine, ReadyState};
+use tidings_sse::{Client, Event, ReadyState};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::H2Connection;
 use crate::Dialer;
-use crate::sse::Error;
+use crate::clock::Clock;
+use crate::clock::sealed::Sealed as _;
+use crate::sse::{Error, item};
 
 /// The events of an event stream read over HTTP/2, reconnecting with
 /// `Last-Event-ID` after the server's `retry`; see [`event_source()`]. The items are
-/// those of [`sse::EventSource`](crate::sse::EventSource).
+/// those of [`sse::EventSource`](crate::sse::EventSource), but
+/// [`Event::Connect`]: a request is a stream, not a connection.
 #[derive(Debug)]
 pub struct H2EventSource {
     events: mpsc::Receiver<Result<Event, Error>>,
@@ -38,15 +43,16 @@ pub struct H2EventSource {
 /// dialled with `dialer` (e.g. [`Dialer::default`]) with [`ClientConfig`]'s
 /// `event_source` settings, `headers` and `connect_timeout`, on a connection of its
 /// own (for several on one connection, see [`H2Connection::event_source`]). It ends
-/// on `204 No Content`; another status or type fails it for good
-/// ([`Error::Failed`]). A request that fails before any stream opened is reported
-/// ([`Error::Io`], [`Error::NoHttp2`], [`Error::HandshakeTimeout`]...) and retried;
-/// later failures are reconnections.
+/// on `204 No Content`; another status (redirects are not followed) or type fails it
+/// for good ([`Error::Failed`]). A request that fails before any stream opened is
+/// reported ([`Error::Io`], [`Error::NoHttp2`], [`Error::HandshakeTimeout`]...) and
+/// retried; later failures are reconnections.
 ///
 /// # Errors
 ///
-/// [`Error::LocalSse`] for a URL that is not `http://` or `https://`,
-/// [`Error::TlsUnsupported`] for `https://` with a dialer without TLS.
+/// [`Error::LocalSse`] for a URL that is not `http://` or `https://`, or a
+/// [`ClientConfig::headers`] entry that cannot be sent; [`Error::TlsUnsupported`]
+/// for `https://` with a dialer without TLS.
 pub fn event_source(
     url: &str,
     config: ClientConfig,
@@ -54,15 +60,21 @@ pub fn event_source(
 ) -> Result<H2EventSource, Error> {
     let url = Url::parse(url).map_err(|e| Error::LocalSse(e.into()))?;
     let connection = H2Connection::new(url.clone(), dialer)?;
-    Ok(H2EventSource::spawn(connection, url, config))
+    H2EventSource::spawn(connection, &url, config)
 }
 
 impl H2EventSource {
-    /// Runs the machine for `url` on `connection`'s streams.
-    pub(super) fn spawn(connection: H2Connection, url: Url, config: ClientConfig) -> Self {
+    /// Runs a client for `url` on `connection`'s streams.
+    pub(super) fn spawn(
+        connection: H2Connection,
+        url: &Url,
+        config: ClientConfig,
+    ) -> Result<Self, Error> {
+        let clock = crate::Tokio::<()>::clock();
+        let client = Client::new(&url.to_string(), config, clock.now())?;
         let (sender, events) = mpsc::channel(16);
-        let task = tokio::spawn(run(connection, url, config, sender));
-        Self { events, task }
+        let task = tokio::spawn(run(connection, client, clock, sender));
+        Ok(Self { events, task })
     }
 }
 
@@ -80,115 +92,93 @@ impl Drop for H2EventSource {
     }
 }
 
-/// The machine's loop: connect when it says so, feed it, wait for its timers.
+/// The client's loop: request when it says so, feed it, wait for its timers (on the
+/// crate's one clock).
 async fn run(
     connection: H2Connection,
-    url: Url,
-    config: ClientConfig,
+    mut client: Client,
+    mut clock: Clock,
     events: mpsc::Sender<Result<Event, Error>>,
 ) {
-    let epoch = Instant::now();
-    let now = || epoch.elapsed();
-    let mut machine = event_source::EventSource::new(config.event_source);
     let mut body: Option<h2::RecvStream> = None;
-    let mut opened = false;
     loop {
-        while let Some(event) = machine.poll_event() {
+        while let Some(event) = client.poll_event() {
             let sent = match event {
-                Machine::Connect(request) => {
-                    match get(&connection, &url, &request, &config).await {
-                        Ok(response) => {
-                            let content_type = response.headers().get("content-type");
-                            let content_type = content_type.map(|v| v.as_bytes());
-                            let status = response.status().as_u16();
-                            machine.handle_response(status, content_type, now());
-                            body = Some(response.into_body());
-                            continue;
-                        }
-                        Err(e) => {
-                            machine.handle_disconnect(now());
-                            match opened {
-                                false => Err(e),
-                                true => continue,
-                            }
+                Event::Connect(url) => match get(&connection, &url, &client).await {
+                    Ok(response) => {
+                        let content_type = response.headers().get("content-type");
+                        let content_type = content_type.map(|v| v.as_bytes());
+                        let status = response.status().as_u16();
+                        client.handle_response(status, content_type, clock.now());
+                        body = Some(response.into_body());
+                        continue;
+                    }
+                    Err(e) => {
+                        client.handle_disconnect(clock.now());
+                        match client.has_opened() {
+                            false => Err(e),
+                            true => continue,
                         }
                     }
-                }
-                Machine::Open => {
-                    opened = true;
-                    Ok(Event::Open)
-                }
-                // "Fail the connection": the end, quietly for a 204.
-                Machine::Error {
-                    cause,
-                    ready_state: ReadyState::Closed,
-                } => {
-                    if cause == Cause::Status(204) {
-                        return;
+                },
+                event => {
+                    if let Event::Error { .. } = event {
+                        body = None;
                     }
-                    let _ = events.send(Err(Error::Failed(cause))).await;
-                    return;
+                    let Some(item) = item(event) else { return };
+                    item
                 }
-                Machine::Error { cause, ready_state } => Ok(Event::Error { ready_state, cause }),
-                Machine::Message(message) => Ok(Event::Message(message)),
-                Machine::Comment(comment) => Ok(Event::Comment(comment)),
-                Machine::Warning(warning) => Ok(Event::Warning(warning)),
-                _ => continue,
             };
             if events.send(sent).await.is_err() {
                 return; // nobody listens any more
             }
         }
-        if machine.ready_state() == ReadyState::Closed {
+        if client.ready_state() == ReadyState::Closed {
             return;
         }
-        // Wait for body bytes or the machine's next timer (a reconnection, the read
-        // timeout); without either, for a day at a time.
-        let at = machine
-            .poll_timeout()
-            .map_or(now() + Duration::from_secs(86_400), |at| at);
-        let mut sleep = pin!(tokio::time::sleep_until(epoch + at));
+        // Wait for body bytes or the client's next timer (a reconnection, the read
+        // timeout).
+        let at = client.poll_timeout();
         let read = poll_fn(|cx| {
             if let Some(Poll::Ready(data)) = body.as_mut().map(|body| body.poll_data(cx)) {
                 return Poll::Ready(Some(data));
             }
-            sleep.as_mut().poll(cx).map(|()| None)
+            let due = at.map(|at| clock.poll_sleep_until(cx, at));
+            due.unwrap_or(Poll::Pending).map(|()| None)
         });
-        match read.await {
-            None => machine.handle_timeout(now()),
+        let read = read.await;
+        let now = clock.now();
+        match read {
+            None => client.handle_timeout(now),
             Some(Some(Ok(data))) => {
-                machine.handle_body(&data, now());
+                client.handle_body(&data, now);
                 if let Some(body) = &mut body {
                     let _ = body.flow_control().release_capacity(data.len());
                 }
             }
             Some(_) => {
                 body = None;
-                machine.handle_disconnect(now());
+                client.handle_disconnect(now);
             }
         }
     }
 }
 
-/// Sends the request of a [`Machine::Connect`] on a new stream of `connection`,
-/// within [`ClientConfig::connect_timeout`]; the response head.
-async fn get(
-    connection: &H2Connection,
+/// Sends the client's request for `url` on a new stream of `connection`, within
+/// [`ClientConfig::connect_timeout`]; the response head. (The request is made before
+/// the wait: the client is not `Sync`, so no borrow of it may be held across it.)
+fn get<'a>(
+    connection: &'a H2Connection,
     url: &Url,
-    request: &event_source::Request,
-    config: &ClientConfig,
-) -> Result<http::Response<h2::RecvStream>, Error> {
+    client: &Client,
+) -> impl Future<Output = Result<http::Response<h2::RecvStream>, Error>> + Send + use<'a> {
     let mut head = http::Request::get(url.to_string());
-    for (name, value) in request.headers() {
-        head = head.header(name, value);
-    }
-    for (name, value) in &config.headers {
+    for (name, value) in client.request_headers() {
         head = head.header(name, value);
     }
     let head = head
         .body(())
-        .map_err(|_| Error::LocalSse(tidings_sse::LocalError::InvalidHeader))?;
-    let deadline = Instant::now() + config.connect_timeout;
-    let (response, _) = connection.request(head, true, deadline).await?;
-    Ok(response)
+        .map_err(|_| tidings_sse::LocalError::InvalidHeader);
+    let deadline = Instant::now() + client.config().connect_timeout;
+    async move { Ok(connection.request(head?, true, deadline).await?.0) }
 }

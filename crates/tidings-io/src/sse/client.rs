@@ -205,17 +205,12 @@ impl<D: Dial> EventSource<D> {
             }
             Event::Error {
                 ready_state: ReadyState::Closed,
-                cause,
-            } => {
-                let cause = *cause;
-                self.close();
-                // "204 No Content" is how a server says: stop.
-                return (cause != Cause::Status(204)).then_some(Err(Error::Failed(cause)));
-            }
+                ..
+            } => self.close(),
             Event::Error { .. } => self.conn = Conn::None,
             _ => {}
         }
-        Some(Ok(event))
+        item(event)
     }
 
     /// Moves the connection along. `Ready` when the client has news.
@@ -256,6 +251,20 @@ impl<D: Dial> EventSource<D> {
     fn disconnect(&mut self, now: Duration) {
         self.conn = Conn::None;
         self.client.handle_disconnect(now);
+    }
+}
+
+/// What an event of the [`Client`] is to the application, over HTTP/1.1 and HTTP/2
+/// alike: the event itself, or for one that closed the `EventSource` for good,
+/// [`Error::Failed`], or the quiet end (`None`) for `204 No Content`, how a server
+/// says "stop".
+pub(crate) fn item(event: Event) -> Option<Result<Event, Error>> {
+    match event {
+        Event::Error {
+            ready_state: ReadyState::Closed,
+            cause,
+        } => (cause != Cause::Status(204)).then_some(Err(Error::Failed(cause))),
+        event => Some(Ok(event)),
     }
 }
 

@@ -89,6 +89,8 @@ mod server;
 pub use body::Ticks;
 #[cfg(feature = "http-body")]
 pub use body::{Never, SseBody};
+#[cfg(feature = "http2")]
+pub(crate) use client::item;
 pub use client::{Dial, EventSource, Messages};
 // The client's timer is the crate's one clock.
 /// The crate's one error type: on a client, network trouble (a refused dial, a

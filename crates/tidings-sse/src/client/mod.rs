@@ -6,7 +6,10 @@
 //! An event stream is one long `GET`: a request head, a response head, a body framed
 //! one of three ways (RFC 9112 §6.3), and redirects before it. A whole HTTP client
 //! would be weight without use, and where one is already there (hyper, an HTTP/2
-//! stack), the HTTP-agnostic [`EventSource`] plugs into it directly. So the layers are:
+//! stack), it sends the request and parses the head itself: the client then works a
+//! level up ([`Client::handle_response`], [`Client::handle_body`]), so that what a
+//! driver does with the `EventSource` (which request fields, which response ends it,
+//! the connect timeout) is decided here once for both. So the layers are:
 //!
 //! ```text
 //!   Client  (this module: HTTP/1.1)                     EventSource (no HTTP)
@@ -180,6 +183,12 @@ const CREDENTIALS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"
 ///    [`handle_timeout`](Self::handle_timeout) once `now >= deadline`.
 /// 7. [`close`](Self::close) to stop for good (then drop the connection).
 ///
+/// With an HTTP stack of the caller's (HTTP/2, hyper), steps 3 and 4 are a level up:
+/// on [`Event::Connect`] send a `GET` of the URL with
+/// [`request_headers`](Self::request_headers), then report the response head with
+/// [`handle_response`](Self::handle_response) and the body pieces with
+/// [`handle_body`](Self::handle_body); the rest is the same.
+///
 /// `now` is a [`Duration`] since an epoch of the caller's choosing, the same for
 /// every call.
 ///
@@ -234,6 +243,8 @@ pub struct Client {
     head: HeadParser,
     /// The request head, until taken by `poll_transmit`.
     transmit: Option<Bytes>,
+    /// A stream was accepted once (an [`Event::Open`] went out).
+    opened: bool,
     events: VecDeque<Event>,
 }
 
@@ -317,6 +328,7 @@ impl Client {
             request: Request::empty(),
             head: HeadParser::default(),
             transmit: None,
+            opened: false,
             events: VecDeque::new(),
         };
         client.relay(now);
@@ -355,6 +367,28 @@ impl Client {
         self.source.reconnection_time()
     }
 
+    /// Whether a stream was ever accepted ([`Event::Open`]). Until then a request that
+    /// fails may be a wrong URL, a server that is not there or speaks something else:
+    /// worth showing to the application; after, it is a reconnection like any other.
+    #[must_use]
+    pub fn has_opened(&self) -> bool {
+        self.opened
+    }
+
+    /// The request header fields of the current request, in the order to send them,
+    /// `Host` aside: the `EventSource`'s (`Accept`, `Cache-Control`, and
+    /// `Last-Event-ID` when resuming), then [`Config::headers`] (without the
+    /// credentials after a redirect to another origin). For an HTTP stack of the
+    /// caller's, which writes `Host` or `:authority` from the URL of
+    /// [`Event::Connect`]; see [`handle_response`](Self::handle_response).
+    pub fn request_headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let strip = match &self.stage {
+            Stage::Connecting(hop) | Stage::Head(hop) => hop.strip_credentials,
+            Stage::Idle | Stage::Body(_) => false,
+        };
+        self.fields(strip)
+    }
+
     /// Reports that the connection asked for by the last [`Event::Connect`] is open
     /// (TLS included): the request is ready for [`poll_transmit`](Self::poll_transmit).
     pub fn handle_connected(&mut self) {
@@ -363,6 +397,35 @@ impl Client {
         };
         self.transmit = Some(self.encode_request(&hop));
         self.stage = Stage::Head(hop);
+    }
+
+    /// Reports the response head to the request of the last [`Event::Connect`], when
+    /// an HTTP stack of the caller's (HTTP/2, hyper) sent that request and parsed the
+    /// answer, instead of [`handle_connected`](Self::handle_connected),
+    /// [`poll_transmit`](Self::poll_transmit) and [`handle_bytes`](Self::handle_bytes).
+    /// `content_type` is the `Content-Type` value, if any.
+    ///
+    /// The request is a `GET` of the URL with [`request_headers`](Self::request_headers).
+    /// The stack frames the body: hand its pieces to [`handle_body`](Self::handle_body),
+    /// and report its end, or a failure before or after the head, with
+    /// [`handle_disconnect`](Self::handle_disconnect). No redirect is followed in this
+    /// mode: a `3xx`, like any status but `200`, fails the `EventSource`. The connect
+    /// timeout runs from the `Connect` to this call.
+    pub fn handle_response(&mut self, status: u16, content_type: Option<&[u8]>, now: Duration) {
+        if let Stage::Connecting(_) | Stage::Head(_) = self.stage {
+            self.stage = Stage::Idle;
+            self.respond(status, content_type, Framing::Close, now);
+            self.relay(now);
+        }
+    }
+
+    /// Reports a piece of the body of the response given to
+    /// [`handle_response`](Self::handle_response), as the caller's HTTP stack framed it.
+    pub fn handle_body(&mut self, bytes: &[u8], now: Duration) {
+        if let Stage::Body(framing) = &mut self.stage {
+            on_body(&mut self.source, framing, bytes, now);
+            self.relay(now);
+        }
     }
 
     /// Reports bytes read from the connection.
@@ -466,7 +529,10 @@ impl Client {
                     self.start_hop(self.url.clone(), 0, false, now);
                     continue;
                 }
-                event_source::Event::Open => Event::Open,
+                event_source::Event::Open => {
+                    self.opened = true;
+                    Event::Open
+                }
                 event_source::Event::Message(message) => Event::Message(message),
                 event_source::Event::Comment(text) => Event::Comment(text),
                 event_source::Event::Warning(warning) => Event::Warning(warning),
@@ -529,13 +595,24 @@ impl Client {
         } else {
             None
         };
-        self.source.handle_response(head.status, content_type, now);
-        if self.source.ready_state() == ReadyState::Open {
+        self.respond(head.status, content_type, framing, now)
+    }
+
+    /// Hands a final response head to the `EventSource`; when it accepts the stream,
+    /// the body follows in `framing`. Returns whether it did.
+    fn respond(
+        &mut self,
+        status: u16,
+        content_type: Option<&[u8]>,
+        framing: Framing,
+        now: Duration,
+    ) -> bool {
+        self.source.handle_response(status, content_type, now);
+        let open = self.source.ready_state() == ReadyState::Open;
+        if open {
             self.stage = Stage::Body(framing);
-            true
-        } else {
-            false
         }
+        open
     }
 
     /// Follows a redirect (Fetch's "HTTP-redirect fetch"), or fails.
@@ -583,16 +660,23 @@ impl Client {
             out.put_slice(b"\r\n");
         };
         line("Host", hop.url.host_header().as_bytes());
-        for (name, value) in self.request.headers() {
+        for (name, value) in self.fields(hop.strip_credentials) {
             line(name, value.as_bytes());
-        }
-        for (name, value) in &self.config.headers {
-            if !(hop.strip_credentials && is_credential(name)) {
-                line(name, value.as_bytes());
-            }
         }
         out.put_slice(b"\r\n");
         out.freeze()
+    }
+
+    /// The request fields but `Host`: the `EventSource`'s, then the configured ones,
+    /// credentials left out when `strip`.
+    fn fields(&self, strip: bool) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let configured = self.config.headers.iter();
+        let configured = configured.map(|(name, value)| (name.as_str(), value.as_str()));
+        let request = self
+            .request
+            .headers()
+            .map(|(name, value)| (name as &str, value));
+        request.chain(configured.filter(move |(name, _)| !(strip && is_credential(name))))
     }
 }
 
