@@ -25,6 +25,15 @@
 //! is closing, bytes the peer still has not taken after the close timeout are given
 //! up (the linger).
 //!
+//! The reading loop ([`poll_recv`]) is written once, over the [`Link`] trait that
+//! `WebSocket` and `WsReader` implement; they differ only in where the receiving
+//! half's signals go. A whole connection relays them to its own sending half at once
+//! and runs the writing piece in the same loop, so its stream ends when the writing
+//! piece has finished (a protocol error is reported after its close frame went out).
+//! A reader forwards them through the bounded channel, holds "the peer closed" until
+//! the writer has every signal before it, and ends at the end of the stream, after a
+//! protocol error, or when the writer tells it the connection ended.
+//!
 //! The public faces of the writing piece (`send`, `send_prepared`, `flush`, `close`,
 //! the `Sink`) are written once too, over the [`Drive`] trait that `WebSocket` and
 //! `WsWriter` implement.
@@ -110,6 +119,16 @@ pub(crate) trait Drive {
         }
     }
 
+    /// Runs until the connection is over, with the error that ended it if any.
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>;
+
+    /// The `Sink`'s close: starts the closing handshake with 1000 (unless started)
+    /// and runs until the connection is over.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.start_close(CloseCode::NORMAL, "")?;
+        self.poll_closed(cx)
+    }
+
     /// Writes until at most the high watermark is queued, or (`flush`) nothing is.
     fn poll_drain(&mut self, cx: &mut Context<'_>, flush: bool) -> Poll<Result<(), Error>> {
         self.drive(cx, |writer, cx, io, half| {
@@ -130,6 +149,104 @@ pub(crate) async fn send(
     poll_fn(|cx| side.poll_drain(cx, false)).await
 }
 
+/// `close`: starts the closing handshake (unless it has started) and runs until the
+/// connection is over.
+pub(crate) async fn close(
+    side: &mut impl Drive,
+    code: CloseCode,
+    reason: &str,
+) -> Result<(), Error> {
+    side.start_close(code, reason)?;
+    poll_fn(|cx| side.poll_closed(cx)).await
+}
+
+/// What runs the reading piece, and where the receiving half's signals go: a whole
+/// [`WebSocket`](crate::WebSocket) relays them to its own sending half and runs the
+/// writing piece in the same loop; a [`WsReader`](crate::WsReader) forwards them
+/// through the bounded channel to the writer's task.
+pub(crate) trait Link {
+    /// The reading side of the transport.
+    type Io: Read;
+
+    /// The reading piece, its transport and its half.
+    fn reading(&mut self) -> (&mut Reader, &mut Self::Io, &mut RecvHalf);
+
+    /// Hands the half's signals on, in order; `true` once all are with the writer.
+    fn forward(&mut self, cx: &mut Context<'_>) -> bool;
+
+    /// Why the connection ended, kept until the stream reports it.
+    fn failure(&mut self) -> &mut Option<Error>;
+
+    /// The connection is over for the reader: only its failure is left to report.
+    fn ended(&mut self, cx: &mut Context<'_>) -> bool;
+
+    /// The half has no event (and its signals were `forwarded`, or not): the
+    /// writer's turn. Ready to look again, the connection maybe over.
+    fn poll_idle(&mut self, cx: &mut Context<'_>, forwarded: bool) -> Poll<()>;
+
+    /// Frees the buffers an idle connection need not hold.
+    fn shrink(&mut self);
+}
+
+/// The reading loop, for both: events from the half (a protocol error remembered
+/// until the stream ends), the writer's turn, then a read into the half's buffer;
+/// when nothing is readable, idle buffers are freed. Cancel safe: across a `Pending`,
+/// everything is kept in the half, the reading piece (the held close) and the link.
+pub(crate) fn poll_recv(
+    link: &mut impl Link,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Message, Error>>> {
+    loop {
+        if link.reading().0.held.is_some() {
+            if !link.forward(cx) {
+                return Poll::Pending;
+            }
+            return Poll::Ready(link.reading().0.held.take().map(Ok));
+        }
+        if link.ended(cx) {
+            return Poll::Ready(link.failure().take().map(Err));
+        }
+        // 1. Events, made lazily from buffered bytes.
+        let event = link.reading().2.poll_event();
+        let forwarded = link.forward(cx);
+        match event {
+            Ok(Some(event)) => match to_message(event) {
+                // "The peer closed" is told once the writer knows it.
+                Some(close @ Message::Close(_)) if !forwarded => {
+                    link.reading().0.held = Some(close);
+                    continue;
+                }
+                Some(message) => return Poll::Ready(Some(Ok(message))),
+                None => continue,
+            },
+            Ok(None) => {}
+            Err(e) => {
+                link.failure().get_or_insert(Error::Protocol(e));
+            }
+        }
+        // 2. The writer's turn.
+        if link.poll_idle(cx, forwarded).is_ready() {
+            continue;
+        }
+        // 3. Reads, straight into the half's buffer.
+        let (reader, io, half) = link.reading();
+        if !reader.eof {
+            match reader.poll_read(cx, io, half) {
+                // A reset after the close frame is how some peers say goodbye.
+                Poll::Ready(Err(e)) if !half.is_done() => {
+                    link.failure().get_or_insert(Error::Io(e));
+                    continue;
+                }
+                Poll::Ready(_) => continue,
+                Poll::Pending => {}
+            }
+        }
+        // Nothing to do until the transport or a timer wakes us: hold no buffers.
+        link.shrink();
+        return Poll::Pending;
+    }
+}
+
 /// The reading piece: reads into the receiving half's buffer.
 #[derive(Debug)]
 pub(crate) struct Reader {
@@ -137,6 +254,8 @@ pub(crate) struct Reader {
     read_size: ReadSize,
     /// The transport said end of stream, or failed: nothing more is read.
     pub(crate) eof: bool,
+    /// The peer's close, told once every signal before it is with the writer.
+    held: Option<Message>,
 }
 
 impl Reader {
@@ -144,6 +263,7 @@ impl Reader {
         Self {
             read_size: ReadSize::new(config.read_buffer_size),
             eof: false,
+            held: None,
         }
     }
 

@@ -50,7 +50,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tidings_ws::{CloseCode, Connection, PreparedMessage, RecvHalf, SendHalf, Signal};
 
-use crate::driver::{self, Drive, Reader, Writer, to_message};
+use crate::driver::{self, Drive, Link, Reader, Writer};
 use crate::error::Error;
 use crate::transport::sealed::Split;
 use crate::websocket::Message;
@@ -77,7 +77,6 @@ pub(crate) fn split<S: Split>(
         signals: signal_tx,
         stashed: None,
         ended: Some(ended_rx),
-        held: None,
         finished: writer.finished,
         failure: writer.failure.take(),
     };
@@ -112,8 +111,6 @@ pub struct WsReader<S: Split> {
     stashed: Option<Signal>,
     /// Fires when the writer ended the connection, with its error if any.
     ended: Option<oneshot::Receiver<Option<Error>>>,
-    /// A close or an error, waiting until the signals before it are with the writer.
-    held: Option<Result<Message, Error>>,
     finished: bool,
     failure: Option<Error>,
 }
@@ -126,69 +123,21 @@ impl<S: Split> WsReader<S> {
 
     /// The stream's poll.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        loop {
-            if let Some(item) = self.held.take() {
-                if !self.poll_forward(cx) {
-                    self.held = Some(item);
-                    return Poll::Pending;
-                }
-                return Poll::Ready(Some(item));
-            }
-            if self.finished {
-                return Poll::Ready(self.failure.take().map(Err));
-            }
-            // The writer ended the connection: nothing more will be read.
-            if let Some(ended) = &mut self.ended {
-                if let Poll::Ready(result) = Pin::new(ended).poll(cx) {
-                    self.ended = None;
-                    // `Err`: the writer was dropped without ending; keep reading.
-                    if let Ok(failure) = result {
-                        self.failure = self.failure.take().or(failure);
-                        self.finished = true;
-                        continue;
-                    }
-                }
-            }
-            self.poll_forward(cx);
-            match self.half.poll_event() {
-                Ok(Some(event)) => match to_message(event) {
-                    // "The peer closed" is told once the writer knows it.
-                    Some(message @ Message::Close(_)) => self.held = Some(Ok(message)),
-                    Some(message) => {
-                        self.poll_forward(cx);
-                        return Poll::Ready(Some(Ok(message)));
-                    }
-                    None => {}
-                },
-                Ok(None) if self.reader.eof => {
-                    // Every event is out; the stream ends once the writer knows.
-                    if !self.poll_forward(cx) {
-                        return Poll::Pending;
-                    }
-                    self.finished = true;
-                }
-                Ok(None) => match self.reader.poll_read(cx, &mut self.io, &mut self.half) {
-                    Poll::Ready(Err(e)) if !self.half.is_done() => {
-                        self.failure.get_or_insert(Error::Io(e));
-                    }
-                    Poll::Ready(_) => {}
-                    Poll::Pending => {
-                        self.half.shrink_buffers();
-                        return Poll::Pending;
-                    }
-                },
-                Err(e) => {
-                    let e = self.failure.take().unwrap_or(Error::Protocol(e));
-                    self.held = Some(Err(e));
-                    self.finished = true;
-                }
-            }
-        }
+        driver::poll_recv(self, cx)
+    }
+}
+
+/// The reading piece's signals go through the channel; the writer tells the end.
+impl<S: Split> Link for WsReader<S> {
+    type Io = S::ReadHalf;
+
+    fn reading(&mut self) -> (&mut Reader, &mut S::ReadHalf, &mut RecvHalf) {
+        (&mut self.reader, &mut self.io, &mut self.half)
     }
 
     /// Moves the core's signals into the channel; `true` once none is left. When the
     /// channel is full, the task is woken as the writer takes signals out.
-    fn poll_forward(&mut self, cx: &mut Context<'_>) -> bool {
+    fn forward(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
             let Some(signal) = self.stashed.take().or_else(|| self.half.poll_signal()) else {
                 return true;
@@ -203,6 +152,40 @@ impl<S: Split> WsReader<S> {
                 }
             }
         }
+    }
+
+    fn failure(&mut self) -> &mut Option<Error> {
+        &mut self.failure
+    }
+
+    /// Finished here, or the writer ended the connection: nothing more is read.
+    fn ended(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.finished
+            && let Some(ended) = &mut self.ended
+            && let Poll::Ready(result) = Pin::new(ended).poll(cx)
+        {
+            self.ended = None;
+            // `Err`: the writer was dropped without ending; keep reading.
+            if let Ok(failure) = result {
+                self.failure = self.failure.take().or(failure);
+                self.finished = true;
+            }
+        }
+        self.finished
+    }
+
+    /// At the end of the stream, or after a protocol error, every event is out: the
+    /// stream ends once the writer has every signal.
+    fn poll_idle(&mut self, _: &mut Context<'_>, forwarded: bool) -> Poll<()> {
+        if forwarded && (self.reader.eof || self.failure.is_some()) {
+            self.finished = true;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    fn shrink(&mut self) {
+        self.half.shrink_buffers();
     }
 }
 
@@ -297,8 +280,7 @@ impl<S: Split> WsWriter<S> {
     /// is shut down, which needs the [`WsReader`] polled to see the peer's answer;
     /// ends within [`tidings_ws::Config::close_timeout`] anyway.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.start_close(code, reason)?;
-        self.closed().await
+        driver::close(self, code, reason).await
     }
 
     /// Writes what the connection needs without being asked (pongs, the close echo,
@@ -313,13 +295,6 @@ impl<S: Split> WsWriter<S> {
     /// [`WebSocket::poll_ready_send`](crate::WebSocket::poll_ready_send)).
     pub fn poll_ready_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         Drive::poll_ready_send(self, cx)
-    }
-
-    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        ready!(self.drive(cx, |writer, cx, io, half| {
-            writer.poll_run(cx, io, half, None)
-        }));
-        Poll::Ready(self.writer.failure.take().map_or(Ok(()), Err))
     }
 }
 
@@ -358,6 +333,14 @@ impl<S: Split> Drive for WsWriter<S> {
         }
         polled
     }
+
+    /// Runs the writer until the connection is over.
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.drive(cx, |writer, cx, io, half| {
+            writer.poll_run(cx, io, half, None)
+        }));
+        Poll::Ready(self.writer.failure.take().map_or(Ok(()), Err))
+    }
 }
 
 impl<S: Split> Sink<Message> for WsWriter<S> {
@@ -378,9 +361,7 @@ impl<S: Split> Sink<Message> for WsWriter<S> {
     /// Starts the closing handshake with 1000 (unless started) and writes until the
     /// transport is shut down.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        this.start_close(CloseCode::NORMAL, "")?;
-        this.poll_closed(cx)
+        Drive::poll_close(self.get_mut(), cx)
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! The connection's reading and writing pieces (`driver`), run side by side on one
 //! transport and one [`tidings_ws::Connection`], whose halves they borrow; the
-//! core's signals go from the receiving half to the sending half at once. The loop,
-//! in [`WebSocket::poll_recv`], is:
+//! core's signals go from the receiving half to the sending half at once. The loop
+//! (the driver's one reading loop, which [`WebSocket::poll_recv`] runs) is:
 //!
 //! 1. `poll_event()`: a message is returned at once; a protocol error is remembered,
 //!    and reported only after the close frame carrying its code has been written.
@@ -30,11 +30,11 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use tidings_ws::{
-    CloseCode, CloseFrame, Connection, PreparedMessage, Role, SendHalf, State, Utf8Bytes,
+    CloseCode, CloseFrame, Connection, PreparedMessage, RecvHalf, Role, SendHalf, State, Utf8Bytes,
 };
 
 use crate::config::Config;
-use crate::driver::{self, Drive, Reader, Writer, to_message};
+use crate::driver::{self, Drive, Link, Reader, Writer};
 use crate::error::Error;
 use crate::split::{WsReader, WsWriter};
 use crate::transport::{SplitTransport, Transport};
@@ -214,54 +214,12 @@ impl<S: Transport> WebSocket<S> {
     /// until the transport is shut down. Messages that arrive meanwhile are dropped.
     /// Ends within [`tidings_ws::Config::close_timeout`] of a silent peer.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.start_close(code, reason)?;
-        poll_fn(|cx| self.poll_until_closed(cx)).await
+        driver::close(self, code, reason).await
     }
 
     /// The stream's poll: see the module documentation for the loop.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        loop {
-            if self.writer.finished {
-                return Poll::Ready(self.writer.failure.take().map(Err));
-            }
-            // 1. Events, made lazily from buffered bytes.
-            match self.conn.poll_event() {
-                Ok(Some(event)) => match to_message(event) {
-                    Some(message) => return Poll::Ready(Some(Ok(message))),
-                    None => continue,
-                },
-                Ok(None) => {}
-                Err(e) => {
-                    self.writer.failure.get_or_insert(Error::Protocol(e));
-                }
-            }
-            // 2. Writes, the shutdown, timers; ready only once the connection is over.
-            if self
-                .drive(cx, |writer, cx, io, half| {
-                    writer.poll_run(cx, io, half, None)
-                })
-                .is_ready()
-            {
-                continue;
-            }
-            // 3. Reads, straight into the core's buffer.
-            if !self.reader.eof {
-                let (recv, _) = self.conn.halves_mut();
-                match self.reader.poll_read(cx, &mut self.io, recv) {
-                    // A reset after the close frame is how some peers say goodbye.
-                    Poll::Ready(Err(e)) if self.conn.state() != State::Closed => {
-                        self.writer.failure.get_or_insert(Error::Io(e));
-                        continue;
-                    }
-                    Poll::Ready(_) => continue,
-                    Poll::Pending => {}
-                }
-            }
-            // Nothing to do until the transport or a timer wakes us: hold no buffers.
-            self.conn.shrink_buffers();
-            self.writer.out.shrink();
-            return Poll::Pending;
-        }
+        driver::poll_recv(self, cx)
     }
 
     /// Ready when a message may be queued: waits (writing, and firing timers) while
@@ -269,13 +227,40 @@ impl<S: Transport> WebSocket<S> {
     pub fn poll_ready_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         Drive::poll_ready_send(self, cx)
     }
+}
 
-    /// Drives the connection to its end, dropping messages.
-    fn poll_until_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        while let Some(item) = ready!(self.poll_recv(cx)) {
-            item?;
-        }
-        Poll::Ready(Ok(()))
+/// The reading piece's signals go to the connection's own sending half at once, and
+/// the writing piece runs in the same loop.
+impl<S: Transport> Link for WebSocket<S> {
+    type Io = S;
+
+    fn reading(&mut self) -> (&mut Reader, &mut S, &mut RecvHalf) {
+        (&mut self.reader, &mut self.io, self.conn.halves_mut().0)
+    }
+
+    fn forward(&mut self, _: &mut Context<'_>) -> bool {
+        self.conn.relay_signals();
+        true
+    }
+
+    fn failure(&mut self) -> &mut Option<Error> {
+        &mut self.writer.failure
+    }
+
+    fn ended(&mut self, _: &mut Context<'_>) -> bool {
+        self.writer.finished
+    }
+
+    /// Writes, the shutdown, timers; ready only once the connection is over.
+    fn poll_idle(&mut self, cx: &mut Context<'_>, _: bool) -> Poll<()> {
+        self.drive(cx, |writer, cx, io, half| {
+            writer.poll_run(cx, io, half, None)
+        })
+    }
+
+    fn shrink(&mut self) {
+        self.conn.shrink_buffers();
+        self.writer.out.shrink();
     }
 }
 
@@ -297,6 +282,14 @@ impl<S: Transport> Drive for WebSocket<S> {
             self.conn.relay_signals();
         }
         polled
+    }
+
+    /// Drives the connection to its end, dropping messages.
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while let Some(item) = ready!(self.poll_recv(cx)) {
+            item?;
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -326,9 +319,7 @@ impl<S: Transport> Sink<Message> for WebSocket<S> {
     /// Starts the closing handshake with 1000 (unless started) and drives the
     /// connection to its end, dropping messages that arrive meanwhile.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        this.start_close(CloseCode::NORMAL, "")?;
-        this.poll_until_closed(cx)
+        Drive::poll_close(self.get_mut(), cx)
     }
 }
 
