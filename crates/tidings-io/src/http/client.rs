@@ -219,10 +219,7 @@ impl H2Connection {
         }
         let deadline = Instant::now() + config.handshake_timeout;
         #[cfg(feature = "deflate")]
-        let builder = match &config.deflate {
-            Some(preset) => builder.deflate(crate::deflate::offer(preset)),
-            None => builder,
-        };
+        let builder = crate::deflate::offer_in(builder, &config);
         let (mut request, mut handshake) = builder.into_extended_connect()?;
         request
             .extensions_mut()
