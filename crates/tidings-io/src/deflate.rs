@@ -9,23 +9,38 @@
 //! [`DeflateOffer::with_windows`]'s; the agreed `server_*` / `client_*` parameters
 //! go back through [`DeflateConfig::negotiated_as`], which knows the roles.
 
-use tidings_handshake::Accept;
 use tidings_handshake::deflate::{DeflateOffer, DeflateParams, DeflatePolicy};
+use tidings_handshake::{Accept, ClientBuilder};
 use tidings_ws::{DeflateConfig, Role};
 
 use crate::config::Config;
 
-/// A server's answer, accepting an offer within [`Config::deflate`], and the config
-/// with the agreed parameters.
-pub(crate) fn accept(accept: Accept<'_>, mut config: Config) -> (Accept<'_>, Config) {
-    let Some(preset) = config.deflate else {
-        return (accept, config);
+/// The server side: its answer, accepting an offer within [`Config::deflate`], and
+/// the config with the agreed parameters.
+pub(crate) fn accept(accept: Accept<'_>, config: Config) -> (Accept<'_>, Config) {
+    let accept = match &config.deflate {
+        Some(preset) => accept.deflate(&policy(preset)),
+        None => accept,
     };
-    let accept = accept.deflate(&policy(&preset));
-    if let Some(params) = accept.chosen_deflate() {
+    let params = accept.chosen_deflate();
+    (accept, accepted(params, config))
+}
+
+/// A server's config once it agreed on `params` (from its own policy), if it did.
+pub(crate) fn accepted(params: Option<DeflateParams>, mut config: Config) -> Config {
+    if let (Some(preset), Some(params)) = (config.deflate, params) {
         config.ws.deflate = Some(agreed(preset, Role::Server, params));
     }
-    (accept, config)
+    config
+}
+
+/// The client side: its handshake, offering permessage-deflate when
+/// [`Config::deflate`] asks; once the server answered, [`connected`].
+pub(crate) fn offer_in(builder: ClientBuilder, config: &Config) -> ClientBuilder {
+    match &config.deflate {
+        Some(preset) => builder.deflate(offer(preset)),
+        None => builder,
+    }
 }
 
 /// A client's config once the server agreed on `params`, if it did. A server that
@@ -35,15 +50,6 @@ pub(crate) fn connected(params: Option<DeflateParams>, mut config: Config) -> Co
     if let Some(params) = params {
         let preset = config.deflate.unwrap_or_default();
         config.ws.deflate = Some(agreed(preset, Role::Client, params));
-    }
-    config
-}
-
-/// A server's config once it agreed on `params` (from its own policy), if it did.
-#[cfg(feature = "http2")]
-pub(crate) fn accepted(params: Option<DeflateParams>, mut config: Config) -> Config {
-    if let (Some(preset), Some(params)) = (config.deflate, params) {
-        config.ws.deflate = Some(agreed(preset, Role::Server, params));
     }
     config
 }

@@ -216,10 +216,7 @@ pub fn connect_with<S: Transport>(
         let mut deadline = Deadline::after::<S>(config.handshake_timeout);
         let builder = builder.limits(config.handshake_limits);
         #[cfg(feature = "deflate")]
-        let builder = match &config.deflate {
-            Some(preset) => builder.deflate(crate::deflate::offer(preset)),
-            None => builder,
-        };
+        let builder = crate::deflate::offer_in(builder, &config);
         let mut request = Vec::new();
         let mut handshake = builder.send_request(&mut request);
         deadline.write_all(&mut io, request.into()).await?;

@@ -25,9 +25,10 @@
 //! `h2` over TLS, h2c over cleartext) shared by its clones: each
 //! [`websocket`](H2Connection::websocket) is a stream opened by extended CONNECT
 //! when the server's SETTINGS allow it ([`Error::NoExtendedConnect`] otherwise), and
-//! each [`event_source`](H2Connection::event_source) runs the sans-IO
-//! [`tidings_sse::Client`], the one of HTTP/1.1 at its response level, with every
-//! reconnection a new stream.
+//! each [`event_source`](H2Connection::event_source) is the
+//! [`EventSource`](crate::sse::EventSource) of HTTP/1.1, the same loop over the same
+//! sans-IO [`tidings_sse::Client`] at its response level, with every reconnection a
+//! new stream.
 //! [`connect_url`] (one WebSocket, falling back to HTTP/1.1) and [`event_source()`]
 //! are that handle for one.
 //!

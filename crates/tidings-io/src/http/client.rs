@@ -28,6 +28,7 @@ use tokio::task::{self, JoinHandle};
 use tokio::time::{Instant, timeout_at};
 
 use super::events::H2EventSource;
+use crate::sse::EventSource;
 use crate::{Config, Dialer, Error, MaybeTlsStream, Tokio, WebSocket};
 
 /// One HTTP/2 connection to an origin (`https://` by TLS with ALPN `h2`, `http://`
@@ -218,10 +219,7 @@ impl H2Connection {
         }
         let deadline = Instant::now() + config.handshake_timeout;
         #[cfg(feature = "deflate")]
-        let builder = match &config.deflate {
-            Some(preset) => builder.deflate(crate::deflate::offer(preset)),
-            None => builder,
-        };
+        let builder = crate::deflate::offer_in(builder, &config);
         let (mut request, mut handshake) = builder.into_extended_connect()?;
         request
             .extensions_mut()
@@ -262,7 +260,7 @@ impl H2Connection {
             false => Err(UrlError::Host),
         });
         let url = url.map_err(|e| Error::LocalSse(e.into()))?;
-        H2EventSource::spawn(self.clone(), &url, config)
+        EventSource::with_link(&url.to_string(), self.clone(), config)
     }
 
     /// Sends `head` on a new stream (dialling the connection if it is gone) and

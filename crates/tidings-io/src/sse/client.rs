@@ -1,4 +1,5 @@
-//! The `EventSource` client: a thin driver over [`tidings_sse::Client`].
+//! The `EventSource` client: a thin driver over [`tidings_sse::Client`], the one of
+//! the crate, over HTTP/1.1 and HTTP/2 alike.
 //!
 //! # Theory of operation
 //!
@@ -7,12 +8,23 @@
 //! [`EventSource::poll_next`](futures_core::Stream::poll_next) only does what it asks:
 //!
 //! ```text
-//!   Client::poll_event ─► Connect(url) ─► dial(url) ─► handle_connected
+//!   Client::poll_event ─► Connect(url) ─► Link::open(url)
 //!                      ─► Error        ─► drop the connection
 //!                      ─► others       ─► yielded to the application
-//!   Client::poll_transmit ─► write ; read ─► Client::handle_bytes ; EOF, error ─► handle_disconnect
+//!   Link::poll_open ─► Client::handle_connected | handle_response ; error ─► handle_disconnect
+//!   Link::poll_read ─► write poll_transmit ; Client::handle_bytes | handle_body
+//!                   ; end, error ─► handle_disconnect
 //!   Client::poll_timeout ─► Clock::poll_sleep_until ─► Client::handle_timeout
 //! ```
+//!
+//! The connection the client asked for is a [`Link`]'s: over HTTP/1.1 a [`Dial`]
+//! gives a byte transport, the request is written from
+//! [`Client::poll_transmit`] and what is read goes to [`Client::handle_bytes`]; over
+//! HTTP/2 (feature `http2`) each connection is a `GET` on a new stream of an
+//! `H2Connection`, whose response head and DATA frames go to the client's response
+//! level. Either way the loop here is the one that runs it, and it reads only when
+//! polled: a caller that stops reading stops the reading of the connection (TCP's
+//! window, or h2 flow control, holds the server back).
 //!
 //! The wait runs on a [`Clock`] of the transport's runtime: between two connections
 //! there is no transport whose timer could be used.
@@ -85,6 +97,111 @@ where
     }
 }
 
+/// The connections the [`Client`] asks for, as the one loop of
+/// [`EventSource`] sees them: how a `Connect` is opened, and
+/// how an open connection feeds the client. A [`Dial`] is one (a
+/// byte transport, the client at its HTTP/1.1 level); an `H2Connection` is
+/// another (a stream per request, the client at its response level).
+#[allow(unreachable_pub)] // Sealed: public in a private module on purpose.
+pub trait Link {
+    /// A connection being opened.
+    type Opening;
+    /// An open connection.
+    type Open;
+    /// Whether each connection is a request on a stream of a connection shared
+    /// and dialled elsewhere (HTTP/2): then
+    /// [`Event::Connect`](tidings_sse::Event::Connect) is no item (a request is
+    /// a stream, not a connection), and a request that fails before any stream
+    /// was accepted is one, an `Err` before the reconnection (it says more than a
+    /// refused dial: no HTTP/2, a timeout).
+    const STREAMS: bool;
+
+    /// A clock of the runtime the connections run on.
+    fn clock() -> Clock;
+
+    /// Starts opening `url` for the client's request; `Err` if it cannot be
+    /// opened at all ([`Error::TlsUnsupported`]), which ends the `EventSource`.
+    fn open(&mut self, url: &Url, client: &Client, clock: &Clock) -> Result<Self::Opening, Error>;
+
+    /// Moves an opening along; once open, tells the client
+    /// (`handle_connected`, or `handle_response`).
+    fn poll_open(
+        opening: &mut Self::Opening,
+        client: &mut Client,
+        cx: &mut Context<'_>,
+        now: Duration,
+    ) -> Poll<Result<Self::Open, Error>>;
+
+    /// Writes what the client transmits and feeds it what is read:
+    /// `Ready(true)` when the client was fed, `Ready(false)` when the
+    /// connection ended or failed.
+    fn poll_read(
+        open: &mut Self::Open,
+        client: &mut Client,
+        cx: &mut Context<'_>,
+        now: Duration,
+    ) -> Poll<bool>;
+}
+
+/// A dialled byte transport: the request written, the response read.
+#[derive(Debug)]
+#[allow(unreachable_pub)] // Named by the sealed `Link` impl.
+pub struct Dialled<T> {
+    io: T,
+    /// Request bytes not yet written or flushed.
+    out: Outbox,
+    /// The last read.
+    buf: BytesMut,
+}
+
+impl<D: Dial> Link for D {
+    type Opening = Pin<Box<D::Future>>;
+    type Open = Dialled<D::Io>;
+    const STREAMS: bool = false;
+
+    fn clock() -> Clock {
+        D::Io::clock()
+    }
+
+    fn open(&mut self, url: &Url, _: &Client, _: &Clock) -> Result<Self::Opening, Error> {
+        if url.is_https() && !self.tls() {
+            return Err(Error::TlsUnsupported);
+        }
+        Ok(Box::pin(self.dial(url)))
+    }
+
+    fn poll_open(
+        opening: &mut Self::Opening,
+        client: &mut Client,
+        cx: &mut Context<'_>,
+        _: Duration,
+    ) -> Poll<Result<Self::Open, Error>> {
+        let io = ready!(opening.as_mut().poll(cx))?;
+        client.handle_connected();
+        let (out, buf) = (Outbox::default(), BytesMut::new());
+        Poll::Ready(Ok(Dialled { io, out, buf }))
+    }
+
+    fn poll_read(
+        open: &mut Self::Open,
+        client: &mut Client,
+        cx: &mut Context<'_>,
+        now: Duration,
+    ) -> Poll<bool> {
+        let Dialled { io, out, buf } = open;
+        let written = out.poll_write(cx, io, now, || client.poll_transmit());
+        buf.clear();
+        match (written, io.poll_read_into(cx, buf, READ_SIZE)) {
+            (Poll::Ready(Err(_)), _) | (_, Poll::Ready(Ok(0) | Err(_))) => Poll::Ready(false),
+            (_, Poll::Ready(Ok(_))) => {
+                client.handle_bytes(buf, now);
+                Poll::Ready(true)
+            }
+            (_, Poll::Pending) => Poll::Pending,
+        }
+    }
+}
+
 /// A client `EventSource`: a [`Stream`] of what happens on an event stream, across
 /// reconnections.
 ///
@@ -102,28 +219,26 @@ where
 /// timeouts, the end of a response) leads to a reconnection, with `Last-Event-ID`.
 ///
 /// Dropping a pending `next()` loses nothing: all state lives in the struct.
-pub struct EventSource<D: Dial> {
+///
+/// Over HTTP/2 (feature `http2`), the same type reads an event stream on the streams
+/// of an `H2Connection`: [`http::H2EventSource`](crate::http::H2EventSource).
+pub struct EventSource<D: Link> {
     client: Client,
-    dialer: D,
+    link: D,
     clock: Clock,
     conn: Conn<D>,
-    buf: BytesMut,
     /// The stream has ended; `poll_next` returns `None`.
     finished: bool,
 }
 
 /// The connection the client asked for.
-enum Conn<D: Dial> {
+enum Conn<D: Link> {
     None,
-    Dialing(Pin<Box<D::Future>>),
-    Open {
-        io: D::Io,
-        /// Request bytes not yet written or flushed.
-        out: Outbox,
-    },
+    Opening(D::Opening),
+    Open(D::Open),
 }
 
-impl<D: Dial> fmt::Debug for EventSource<D> {
+impl<D: Link> fmt::Debug for EventSource<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventSource")
             .field("client", &self.client)
@@ -156,17 +271,24 @@ impl<D: Dial> EventSource<D> {
     /// [`Error::LocalSse`] for a malformed URL or a bad [`ClientConfig::headers`]
     /// entry, [`Error::TlsUnsupported`] for `https://` with a dialer without TLS.
     pub fn new(url: &str, dialer: D, config: ClientConfig) -> Result<Self, Error> {
-        let clock = D::Io::clock();
-        let client = Client::new(url, config, clock.now())?;
-        if client.url().is_https() && !dialer.tls() {
+        let source = Self::with_link(url, dialer, config)?;
+        if source.client.url().is_https() && !source.link.tls() {
             return Err(Error::TlsUnsupported);
         }
+        Ok(source)
+    }
+}
+
+impl<D: Link> EventSource<D> {
+    /// An `EventSource` for `url`, whose connections `link` opens.
+    pub(crate) fn with_link(url: &str, link: D, config: ClientConfig) -> Result<Self, Error> {
+        let clock = D::clock();
+        let client = Client::new(url, config, clock.now())?;
         Ok(Self {
             client,
-            dialer,
+            link,
             clock,
             conn: Conn::None,
-            buf: BytesMut::new(),
             finished: false,
         })
     }
@@ -196,13 +318,13 @@ impl<D: Dial> EventSource<D> {
     /// Acts on one event of the machine; `Some` is what the stream yields.
     fn act(&mut self, event: Event) -> Option<Result<Event, Error>> {
         match &event {
-            Event::Connect(url) => {
-                if url.is_https() && !self.dialer.tls() {
+            Event::Connect(url) => match self.link.open(url, &self.client, &self.clock) {
+                Ok(opening) => self.conn = Conn::Opening(opening),
+                Err(e) => {
                     self.close();
-                    return Some(Err(Error::TlsUnsupported));
+                    return Some(Err(e));
                 }
-                self.conn = Conn::Dialing(Box::pin(self.dialer.dial(url)));
-            }
+            },
             Event::Error {
                 ready_state: ReadyState::Closed,
                 ..
@@ -210,41 +332,37 @@ impl<D: Dial> EventSource<D> {
             Event::Error { .. } => self.conn = Conn::None,
             _ => {}
         }
-        item(event)
+        match event {
+            Event::Connect(_) if D::STREAMS => None,
+            event => item(event),
+        }
     }
 
-    /// Moves the connection along. `Ready` when the client has news.
-    fn poll_conn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Moves the connection along. `Ready` when the client has news, with an item
+    /// for the stream if the link reports the failure (see [`Link::STREAMS`]).
+    fn poll_conn(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
         let now = self.clock.now();
-        match &mut self.conn {
-            Conn::None => Poll::Pending,
-            Conn::Dialing(future) => {
-                match ready!(future.as_mut().poll(cx)) {
-                    Ok(io) => {
-                        self.conn = Conn::Open {
-                            io,
-                            out: Outbox::default(),
-                        };
-                        self.client.handle_connected();
+        let fed = match &mut self.conn {
+            Conn::None => return Poll::Pending,
+            Conn::Opening(opening) => {
+                match ready!(D::poll_open(opening, &mut self.client, cx, now)) {
+                    Ok(open) => {
+                        self.conn = Conn::Open(open);
+                        true
                     }
-                    Err(_) => self.disconnect(now),
-                }
-                Poll::Ready(())
-            }
-            Conn::Open { io, out } => {
-                let written = out.poll_write(cx, io, now, || self.client.poll_transmit());
-                self.buf.clear();
-                let read = io.poll_read_into(cx, &mut self.buf, READ_SIZE);
-                match (written, read) {
-                    (Poll::Ready(Err(_)), _) | (_, Poll::Ready(Ok(0) | Err(_))) => {
+                    Err(e) => {
+                        let report = D::STREAMS && !self.client.has_opened();
                         self.disconnect(now);
+                        return Poll::Ready(report.then_some(e));
                     }
-                    (_, Poll::Ready(Ok(_))) => self.client.handle_bytes(&self.buf, now),
-                    (_, Poll::Pending) => return Poll::Pending,
                 }
-                Poll::Ready(())
             }
+            Conn::Open(open) => ready!(D::poll_read(open, &mut self.client, cx, now)),
+        };
+        if !fed {
+            self.disconnect(now);
         }
+        Poll::Ready(None)
     }
 
     /// The connection failed or ended.
@@ -258,7 +376,7 @@ impl<D: Dial> EventSource<D> {
 /// alike: the event itself, or for one that closed the `EventSource` for good,
 /// [`Error::Failed`], or the quiet end (`None`) for `204 No Content`, how a server
 /// says "stop".
-pub(crate) fn item(event: Event) -> Option<Result<Event, Error>> {
+fn item(event: Event) -> Option<Result<Event, Error>> {
     match event {
         Event::Error {
             ready_state: ReadyState::Closed,
@@ -272,11 +390,11 @@ pub(crate) fn item(event: Event) -> Option<Result<Event, Error>> {
 /// each dispatched [`MessageEvent`], ending as the `EventSource` does.
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
-pub struct Messages<D: Dial> {
+pub struct Messages<D: Link> {
     source: EventSource<D>,
 }
 
-impl<D: Dial> Messages<D> {
+impl<D: Link> Messages<D> {
     /// The `EventSource` (its `readyState`, last event ID...).
     pub fn get_ref(&self) -> &EventSource<D> {
         &self.source
@@ -288,7 +406,7 @@ impl<D: Dial> Messages<D> {
     }
 }
 
-impl<D: Dial> Stream for Messages<D> {
+impl<D: Link> Stream for Messages<D> {
     type Item = Result<MessageEvent, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -303,9 +421,9 @@ impl<D: Dial> Stream for Messages<D> {
     }
 }
 
-impl<D: Dial> Unpin for EventSource<D> {}
+impl<D: Link> Unpin for EventSource<D> {}
 
-impl<D: Dial> Stream for EventSource<D> {
+impl<D: Link> Stream for EventSource<D> {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -320,8 +438,11 @@ impl<D: Dial> Stream for EventSource<D> {
                     None => continue,
                 }
             }
-            if this.poll_conn(cx).is_ready() {
-                continue;
+            if let Poll::Ready(failure) = this.poll_conn(cx) {
+                match failure {
+                    Some(e) => return Poll::Ready(Some(Err(e))),
+                    None => continue,
+                }
             }
             let Some(deadline) = this.client.poll_timeout() else {
                 if matches!(this.conn, Conn::None) {

@@ -90,7 +90,7 @@ pub use body::Ticks;
 #[cfg(feature = "http-body")]
 pub use body::{Never, SseBody};
 #[cfg(feature = "http2")]
-pub(crate) use client::item;
+pub(crate) use client::Link;
 pub use client::{Dial, EventSource, Messages};
 // The client's timer is the crate's one clock.
 /// The crate's one error type: on a client, network trouble (a refused dial, a
