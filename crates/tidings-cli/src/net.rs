@@ -1,51 +1,49 @@
-//! Dialling: TCP for `ws://` and `http://`, rustls over TCP for `wss://` and
-//! `https://`, shared by the WebSocket and the SSE clients so both report a refused
-//! connection or a TLS failure the same way. Serving: the accept loop of `demo` and
-//! `echo`, with their connection cap.
+//! Dialling: `tidings_io::Dialer` (TCP for `ws://` and `http://`, rustls over TCP
+//! for `wss://` and `https://`), with its failures worded for the command line,
+//! shared by the WebSocket and the SSE clients so both report a refused connection
+//! or a TLS failure the same way. Serving: the accept loop of `demo` and `echo`,
+//! with their connection cap.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tidings_io::MaybeTlsStream;
-use tidings_io::tls::{rustls, tokio_rustls};
+use tidings_io::tls::rustls;
+use tidings_io::{Dialer, MaybeTlsStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-
-use crate::tls::Tls;
 
 /// The default of `--max-connections` for the servers.
 pub(crate) const MAX_CONNECTIONS: u32 = 1024;
 
-/// Connects to `host:port`, with `TCP_NODELAY`, and runs TLS with `host` as the
-/// server name when `tls` is given (see [`crate::tls`] for whom it trusts).
-pub(crate) async fn dial(host: &str, port: u16, tls: Option<&Tls>) -> io::Result<MaybeTlsStream> {
-    // A bracketed IPv6 literal from a URL is dialled without its brackets.
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    // A bad SSL_CERT_FILE is reported before dialling anything.
-    let config = tls.map(Tls::config).transpose()?;
-    let tcp = TcpStream::connect((bare, port)).await?;
-    tcp.set_nodelay(true)?;
-    let Some(config) = config else {
-        return Ok(MaybeTlsStream::Plain(tcp));
-    };
-    let name = rustls::pki_types::ServerName::try_from(bare.to_owned())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let connector = tokio_rustls::TlsConnector::from(config);
-    let stream = connector.connect(name, tcp).await.map_err(|e| {
-        let untrusted = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .is_some_and(|tls| matches!(tls, rustls::Error::InvalidCertificate(_)));
-        let hint = if untrusted {
-            " (--cacert FILE trusts a self-signed certificate or a private CA)"
-        } else {
-            ""
-        };
-        io::Error::new(e.kind(), format!("TLS handshake failed: {e}{hint}"))
-    })?;
-    Ok(MaybeTlsStream::Rustls(Box::new(stream)))
+/// Connects to `host:port` with `dialer` (from [`crate::tls`], which says whom it
+/// trusts), under TLS when `secure`. A certificate that is not trusted gets a hint
+/// at `--cacert`; a failure is an [`io::Error`], as the `EventSource` takes it.
+pub(crate) async fn dial(
+    dialer: &Dialer,
+    host: &str,
+    port: u16,
+    secure: bool,
+) -> io::Result<MaybeTlsStream> {
+    dialer
+        .connect(host, port, secure)
+        .await
+        .map_err(|e| match e {
+            tidings_io::Error::Io(e) => e,
+            tidings_io::Error::Tls(e) => {
+                let hint = if matches!(e, rustls::Error::InvalidCertificate(_)) {
+                    " (--cacert FILE trusts a self-signed certificate or a private CA)"
+                } else {
+                    ""
+                };
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("TLS handshake failed: {e}{hint}"),
+                )
+            }
+            e => io::Error::other(e.to_string()),
+        })
 }
 
 /// Serves connections until Ctrl-C, each on its own task running `serve`, at most

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
+use tidings_io::Tokio;
 use tidings_io::sse::{Cause, ClientConfig, EventSource, MessageEvent, Url};
-use tidings_io::{Dialer, Tokio};
 use tidings_sse::Event;
 use tokio::sync::mpsc;
 
@@ -62,10 +62,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
     let tls = args.tls.resolve(secure)?;
     if args.http2 {
-        let dialer = match secure.then(|| tls.config()).transpose() {
-            Ok(tls) => tls.map_or_else(Dialer::tcp, Dialer::tls),
-            Err(e) => return Err(e.to_string()),
-        };
+        let dialer = tls.dialer(secure).map_err(|e| e.to_string())?;
         let events = tidings_io::http::event_source(&args.url, config, &dialer)
             .map_err(|e| bad_url(&args.url, e))?;
         return print_events(events, args.json, mpsc::channel(1).1).await;
@@ -73,12 +70,17 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let connected = Arc::new(AtomicBool::new(false));
     let (first_failure, first_failures) = mpsc::channel::<String>(1);
     let dial = move |url: &Url| {
-        let (host, port) = (url.host().to_owned(), url.port());
-        let tls = url.is_https().then(|| tls.clone());
+        let (host, port, secure) = (url.host().to_owned(), url.port(), url.is_https());
+        // A bad SSL_CERT_FILE is reported before dialling anything.
+        let dialer = tls.dialer(secure);
         let connected = Arc::clone(&connected);
         let first_failure = first_failure.clone();
         async move {
-            match crate::net::dial(&host, port, tls.as_ref()).await {
+            let dialed = match dialer {
+                Ok(dialer) => crate::net::dial(&dialer, &host, port, secure).await,
+                Err(e) => Err(e),
+            };
+            match dialed {
                 Ok(stream) => {
                     if connected.swap(true, Ordering::Relaxed) {
                         log!("reconnected to {host}:{port}");

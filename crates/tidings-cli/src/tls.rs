@@ -23,6 +23,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tidings_io::Dialer;
 use tidings_io::tls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
@@ -55,17 +56,25 @@ pub(crate) struct TlsArgs {
     insecure: bool,
 }
 
-/// The TLS client config for the command, or why there is none: a bad
-/// `SSL_CERT_FILE` kept for the first connection that needs TLS.
+/// The TLS dialer of the command (a `tidings_io::Dialer` with its client config), or
+/// why there is none: a bad `SSL_CERT_FILE` kept for the first connection that needs
+/// TLS.
 #[derive(Debug, Clone)]
-pub(crate) struct Tls(Result<Arc<ClientConfig>, Arc<str>>);
+pub(crate) struct Tls(Result<Dialer, Arc<str>>);
 
 impl Tls {
-    /// The config to dial with, or the error kept when it was built.
-    pub(crate) fn config(&self) -> std::io::Result<Arc<ClientConfig>> {
-        self.0
-            .clone()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
+    /// The dialer for a URL, secure or not: a plain one needs no config (and is
+    /// dialled without TLS, so a bad `SSL_CERT_FILE` does not matter to it); a
+    /// secure one gets the config, or the error kept when it was built.
+    pub(crate) fn dialer(&self, secure: bool) -> std::io::Result<Dialer> {
+        match &self.0 {
+            _ if !secure => Ok(Dialer::tcp()),
+            Ok(dialer) => Ok(dialer.clone()),
+            Err(e) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                e.to_string(),
+            )),
+        }
     }
 }
 
@@ -78,16 +87,16 @@ impl TlsArgs {
                 "warning: --insecure: the server's certificate is not verified; anyone on \
                  the path can read and change this connection"
             );
-            return Ok(Tls(Ok(dangerous_no_verification())));
+            return Ok(Tls(Ok(Dialer::tls(dangerous_no_verification()))));
         }
         if let Some(path) = &self.cacert {
             let config = trusting(path).map_err(|e| format!("bad --cacert: {e}"))?;
-            return Ok(Tls(Ok(config)));
+            return Ok(Tls(Ok(Dialer::tls(config))));
         }
         match std::env::var_os(SSL_CERT_FILE).filter(|v| !v.is_empty()) {
-            None => Ok(Tls(Ok(tls::client_config()))),
+            None => Ok(Tls(Ok(Dialer::tls(tls::client_config())))),
             Some(path) => match trusting(Path::new(&path)) {
-                Ok(config) => Ok(Tls(Ok(config))),
+                Ok(config) => Ok(Tls(Ok(Dialer::tls(config)))),
                 Err(e) => {
                     let e = format!("bad {SSL_CERT_FILE}: {e} (unset it, or use --cacert)");
                     if secure {

@@ -23,7 +23,9 @@
 use std::time::Duration;
 
 use tidings_io::http::ClientStream;
-use tidings_io::{ClientBuilder, CloseCode, CloseFrame, Config, DeflateConfig, Message, Tokio};
+use tidings_io::{
+    ClientBuilder, CloseCode, CloseFrame, Config, DeflateConfig, Dialer, Message, Tokio,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::echo::{agreed, describe_close};
@@ -121,15 +123,14 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     } else {
         None
     };
+    let dialer = match tls.map_or(Ok(Dialer::tcp()), |tls| tls.dialer(secure)) {
+        Ok(dialer) => dialer,
+        Err(e) => return Err(format!("cannot connect to {host}:{port}: {e}")),
+    };
     let connected = if args.http2 {
-        let tls = match tls.as_ref().map(crate::tls::Tls::config).transpose() {
-            Ok(tls) => tls.unwrap_or_else(tidings_io::tls::client_config),
-            Err(e) => return Err(format!("cannot connect to {host}:{port}: {e}")),
-        };
-        let dialer = tidings_io::Dialer::tls(tls);
         tidings_io::http::connect_with(builder, config, &dialer).await
     } else {
-        let dial = crate::net::dial(&host, port, tls.as_ref());
+        let dial = crate::net::dial(&dialer, &host, port, secure);
         let stream = match tokio::time::timeout(config.handshake_timeout, dial).await {
             Err(_) => return Err(format!("cannot connect to {host}:{port}: timed out")),
             Ok(Err(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),

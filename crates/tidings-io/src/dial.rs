@@ -54,7 +54,10 @@ use crate::stream::MaybeTlsStream;
 ///
 /// A TLS failure (an untrusted certificate...) is a network error to an
 /// `EventSource`, which reconnects after the reconnection time, as for a refused
-/// connection; dial once with [`Dial::dial`] to see the `rustls::Error` itself.
+/// connection; dial once with [`connect`](Self::connect) to see the
+/// `rustls::Error` itself ([`Error::Tls`]). `connect` is also the way to a
+/// WebSocket handshake of your own ([`connect_with`](crate::connect_with), with the
+/// protocols and headers of a [`ClientBuilder`](crate::ClientBuilder)).
 #[derive(Debug, Clone)]
 pub struct Dialer {
     tls: Option<TlsConfig>,
@@ -102,14 +105,17 @@ impl Dialer {
         Self { tls }
     }
 
-    /// Dials `host:port`, under TLS when `secure`.
+    /// Dials `host:port`, under TLS when `secure` (`host` is the TLS server name),
+    /// as a URL parser gives them: `Uri::host`, `Uri::port` and `Uri::is_secure` of
+    /// a [`ClientBuilder::uri`](crate::ClientBuilder::uri), for instance. No
+    /// timeout: wrap it in one.
     ///
     /// # Errors
     ///
     /// [`Error::TlsUnsupported`] when `secure` and this dialer has no TLS (before
     /// any dial), [`Error::Tls`] when the TLS handshake fails, [`Error::Io`] when
     /// the connection does.
-    pub(crate) async fn connect(
+    pub async fn connect(
         &self,
         host: &str,
         port: u16,

@@ -12,6 +12,8 @@
 //! * [`encode`]: writes events ([`EventBuilder`](encode::EventBuilder), or the owned
 //!   [`ServerSentEvent`]), comments, keep-alives and `retry` into a caller's
 //!   [`bytes::BufMut`], refusing fields that cannot be represented.
+//! * [`keep_alive`]: the server's keep-alive rule, a comment when nothing was written
+//!   for an interval, as a deadline the caller's timer waits for.
 //! * [`head`]: the HTTP headers each side sends, the response head a raw server
 //!   writes, the `Content-Type` check, and reading `Last-Event-ID` on a server.
 //! * [`event_source`]: the client's state machine, for any HTTP stack:
@@ -43,8 +45,8 @@
 //!  │ head::RESPONSE_HEAD  │  head      │ handle_bytes ─► head parser, redirects   │
 //!  │ ServerSentEvent::    │  body      │   └─► framing ─► parse::Parser ─► Item   │
 //!  │   encode (BufMut)    │ ─────────► │ poll_event ─► Open / Message / Error /   │
-//!  │ encode::write_keep_  │            │   Warning                               │
-//!  │   alive              │            │ poll_timeout / handle_timeout (connect,  │
+//!  │ keep_alive::         │            │   Warning                               │
+//!  │   KeepAlive          │            │ poll_timeout / handle_timeout (connect,  │
 //!  └──────────────────────┘            │   read, reconnection)                   │
 //!                                      └─────────────────────────────────────────┘
 //! ```
@@ -96,12 +98,14 @@ pub mod client;
 pub mod encode;
 pub mod event_source;
 pub mod head;
+pub mod keep_alive;
 pub mod parse;
 
 pub use client::{Client, Event};
 pub use encode::ServerSentEvent;
 pub use error::{Error, LocalError};
 pub use event_source::{Cause, EventSource, ReadyState, Warning};
+pub use keep_alive::KeepAlive;
 pub use parse::{Item, ItemRef, MessageEvent, MessageEventRef, Parser};
 #[cfg(feature = "std")]
 pub use random::OsRandom;

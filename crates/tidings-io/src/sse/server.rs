@@ -24,6 +24,7 @@ use futures_core::Stream;
 use tidings_handshake::{Limits, PlainRequest, Rejection, RequestParser};
 use tidings_sse::encode;
 use tidings_sse::head::{self, RESPONSE_HEAD};
+use tidings_sse::keep_alive::KeepAlive;
 
 use super::{Error, ServerSentEvent};
 use crate::clock::Clock;
@@ -43,8 +44,8 @@ pub struct ServerConfig {
     /// written. Default 10 s.
     pub head_timeout: Duration,
     /// Send a keep-alive comment (`:\n`) when nothing was written for this long, so
-    /// proxies and load balancers do not cut an idle stream. Default 15 s; `None`
-    /// sends none.
+    /// proxies and load balancers do not cut an idle stream (the rule is
+    /// [`tidings_sse::KeepAlive`]'s). Default 15 s; `None` sends none.
     pub keep_alive: Option<Duration>,
     /// A `retry` to send right after the response head. Default `None`.
     pub retry: Option<Duration>,
@@ -178,8 +179,9 @@ pub struct SseWriter<S> {
     out: BytesMut,
     /// Written but not yet flushed.
     flushing: bool,
-    /// When the last bytes were flushed, on the clock.
-    last_write: Duration,
+    /// When the next keep-alive is due ([`ServerConfig::keep_alive`]): told of each
+    /// flush, on the clock.
+    keep_alive: KeepAlive,
     /// When the transport last refused bytes, if it has taken none since (the write
     /// timeout counts from here).
     stalled_since: Option<Duration>,
@@ -205,7 +207,7 @@ impl<S: Transport> SseWriter<S> {
         let clock = S::clock();
         Ok(Self {
             io,
-            last_write: clock.now(),
+            keep_alive: KeepAlive::new(config.keep_alive, clock.now()),
             clock,
             config,
             out: BytesMut::new(),
@@ -294,10 +296,10 @@ impl<S: Transport> SseWriter<S> {
                 Poll::Ready(None) => return Poll::Ready(Ok(())),
                 Poll::Pending => {}
             }
-            if let Some(interval) = self.config.keep_alive {
-                let due = self.last_write.saturating_add(interval);
+            if let Some(due) = self.keep_alive.poll_timeout() {
                 if self.clock.poll_sleep(cx, due).is_ready() {
-                    encode::write_keep_alive(&mut self.out);
+                    self.keep_alive
+                        .poll_transmit(self.clock.now(), &mut self.out);
                     continue;
                 }
             }
@@ -321,7 +323,7 @@ impl<S: Transport> SseWriter<S> {
             let flushed = self.io.poll_flush(cx);
             ready!(self.bounded(cx, flushed))?;
             self.flushing = false;
-            self.last_write = self.clock.now();
+            self.keep_alive.handle_write(self.clock.now());
         }
         Poll::Ready(Ok(()))
     }
