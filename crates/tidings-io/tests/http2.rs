@@ -1208,6 +1208,55 @@ fn h2_connection_waits_for_a_free_stream_within_the_timeout() {
     });
 }
 
+/// A stream the server refuses with `REFUSED_STREAM` was not processed (RFC 9113
+/// §8.7): it is sent again, and the caller sees only the stream that opened. (A
+/// server may still count a stream the client saw close as open, and refuse the
+/// next one.)
+#[test]
+fn a_refused_stream_is_sent_again() {
+    use tidings_io::http::{H2Connection, OpenConfig};
+    use tidings_sse::Event;
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&requests);
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut connection = h2::server::handshake(tcp).await.unwrap();
+            while let Some(request) = connection.accept().await {
+                let (_, mut respond) = request.unwrap();
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    respond.send_reset(h2::Reason::REFUSED_STREAM);
+                    continue;
+                }
+                let head = Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(())
+                    .unwrap();
+                let mut body = respond.send_response(head, false).unwrap();
+                body.send_data(Bytes::from_static(b"data: hello\n\n"), false)
+                    .unwrap();
+                tokio::spawn(async move {
+                    tokio::time::sleep(LIMIT).await;
+                    drop(body);
+                });
+            }
+        });
+        let h2 = H2Connection::open(&format!("http://{addr}"), OpenConfig::default())
+            .await
+            .unwrap();
+        let config = tidings_io::sse::ClientConfig::default();
+        let mut source = h2.event_source("/events", config).unwrap();
+        assert!(matches!(source.next().await, Some(Ok(Event::Open))));
+        match source.next().await {
+            Some(Ok(Event::Message(message))) => assert_eq!(message.data(), "hello"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+    });
+}
+
 /// A connection that is gone is dialled again for the next stream: the server drops
 /// its connections, the event source reconnects (with `Last-Event-ID`, answered
 /// 204) on a new one, and a new WebSocket goes there too.

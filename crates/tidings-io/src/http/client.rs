@@ -133,6 +133,10 @@ enum Dialled {
 /// the client buffer, too.
 const CONNECTION_WINDOW: u32 = 8 << 20;
 
+/// How long a stream the server refused (`REFUSED_STREAM`) waits before it is sent
+/// again.
+const REFUSED_RETRY: Duration = Duration::from_millis(20);
+
 impl H2Connection {
     /// Dials the origin of `url` (`http://`, `https://`, `ws://` or `wss://`; the
     /// path is not used) within [`OpenConfig::timeout`], and reads the server's
@@ -271,39 +275,54 @@ impl H2Connection {
         end_of_stream: bool,
         deadline: Instant,
     ) -> Result<(http::Response<h2::RecvStream>, h2::SendStream<Bytes>), Error> {
-        let (mut sender, id) = self.sender(deadline).await?;
-        let extended = head.extensions().get::<Protocol>().is_some();
-        if extended && !sender.is_extended_connect_protocol_enabled() {
-            return Err(Error::NoExtendedConnect);
-        }
-        // A new clone has no stream waiting: ready unless the connection failed.
-        poll_fn(|cx| sender.poll_ready(cx))
-            .await
-            .map_err(h2_error)?;
-        let (response, send) = sender.send_request(head, end_of_stream).map_err(h2_error)?;
-        // Over SETTINGS_MAX_CONCURRENT_STREAMS, h2 queues the stream, and the handle
-        // is ready again once it is open.
-        match timeout_at(deadline, poll_fn(|cx| sender.poll_ready(cx))).await {
-            Ok(opened) => opened.map_err(h2_error)?,
-            Err(_) => {
-                let most = sender.current_max_send_streams();
-                let e = format!(
-                    "no free stream: the server's SETTINGS_MAX_CONCURRENT_STREAMS ({most}) stayed in use"
-                );
-                return Err(Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)));
+        let (head, ()) = head.into_parts();
+        loop {
+            let (mut sender, id) = self.sender(deadline).await?;
+            let extended = head.extensions.get::<Protocol>().is_some();
+            if extended && !sender.is_extended_connect_protocol_enabled() {
+                return Err(Error::NoExtendedConnect);
             }
-        }
-        match timeout_at(deadline, response).await {
-            Ok(response) => Ok((response.map_err(h2_error)?, send)),
-            Err(_) => {
-                // Not answering: new streams go on a new connection. (Locked: it
-                // is being dialled again already, or will be checked.)
-                if let Ok(mut current) = self.0.current.try_lock() {
-                    if current.as_ref().is_some_and(|c| c.driver.id() == id) {
-                        *current = None;
-                    }
+            // A new clone has no stream waiting: ready unless the connection failed.
+            poll_fn(|cx| sender.poll_ready(cx))
+                .await
+                .map_err(h2_error)?;
+            let request = http::Request::from_parts(head.clone(), ());
+            let (response, send) = sender
+                .send_request(request, end_of_stream)
+                .map_err(h2_error)?;
+            // Over SETTINGS_MAX_CONCURRENT_STREAMS, h2 queues the stream, and the
+            // handle is ready again once it is open.
+            match timeout_at(deadline, poll_fn(|cx| sender.poll_ready(cx))).await {
+                Ok(opened) => opened.map_err(h2_error)?,
+                Err(_) => {
+                    let most = sender.current_max_send_streams();
+                    let e = format!(
+                        "no free stream: the server's SETTINGS_MAX_CONCURRENT_STREAMS ({most}) stayed in use"
+                    );
+                    return Err(Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)));
                 }
-                Err(Error::HandshakeTimeout)
+            }
+            match timeout_at(deadline, response).await {
+                Ok(Ok(response)) => return Ok((response, send)),
+                // The server did not process the stream (RFC 9113 §8.7): it may still
+                // count one that closed on this side as open. Sent again shortly.
+                Ok(Err(e))
+                    if e.reason() == Some(h2::Reason::REFUSED_STREAM)
+                        && Instant::now() + REFUSED_RETRY < deadline =>
+                {
+                    tokio::time::sleep(REFUSED_RETRY).await;
+                }
+                Ok(Err(e)) => return Err(h2_error(e)),
+                Err(_) => {
+                    // Not answering: new streams go on a new connection. (Locked: it
+                    // is being dialled again already, or will be checked.)
+                    if let Ok(mut current) = self.0.current.try_lock() {
+                        if current.as_ref().is_some_and(|c| c.driver.id() == id) {
+                            *current = None;
+                        }
+                    }
+                    return Err(Error::HandshakeTimeout);
+                }
             }
         }
     }
