@@ -16,9 +16,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::Failure;
 use crate::demo::{discontinuity_json, since};
 
-/// Options of `tidings pub`.
+/// The broker `tidings pub` and `tidings sub` use: one of the two.
 #[derive(Debug, clap::Args)]
-pub(crate) struct PubArgs {
+pub(crate) struct BrokerArgs {
     /// The Redis shared by the nodes, `redis://host:port`.
     #[arg(
         long,
@@ -30,6 +30,13 @@ pub(crate) struct PubArgs {
     /// Or the NATS server with JetStream, `nats://host:port`.
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
+}
+
+/// Options of `tidings pub`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PubArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// The topic.
     topic: String,
     /// The length the topic's stream is trimmed to, approximately, at each publish
@@ -43,17 +50,8 @@ pub(crate) struct PubArgs {
 /// Options of `tidings sub`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SubArgs {
-    /// The Redis shared by the nodes, `redis://host:port`.
-    #[arg(
-        long,
-        value_name = "URL",
-        required_unless_present = "nats",
-        conflicts_with = "nats"
-    )]
-    redis: Option<String>,
-    /// Or the NATS server with JetStream, `nats://host:port`.
-    #[arg(long, value_name = "URL")]
-    nats: Option<String>,
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// The topic.
     topic: String,
     /// Where to start: after a position `EPOCH:OFFSET`, `earliest` (all that the
@@ -69,8 +67,8 @@ pub(crate) struct SubArgs {
 /// Publishes, printing positions.
 pub(crate) async fn publish(args: PubArgs) -> Result<(), Failure> {
     let node = node(
-        args.redis.as_deref(),
-        args.nats.as_deref(),
+        args.broker.redis.as_deref(),
+        args.broker.nats.as_deref(),
         Config::default(),
         args.max_len,
     )
@@ -102,8 +100,8 @@ pub(crate) async fn publish(args: PubArgs) -> Result<(), Failure> {
 /// Prints the topic's events until `--count` or Ctrl-C.
 pub(crate) async fn subscribe(args: SubArgs) -> Result<(), Failure> {
     let node = node(
-        args.redis.as_deref(),
-        args.nats.as_deref(),
+        args.broker.redis.as_deref(),
+        args.broker.nats.as_deref(),
         Config::default(),
         10_000,
     )

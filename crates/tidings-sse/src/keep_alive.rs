@@ -17,8 +17,7 @@
 //! written into its buffer ([`KeepAlive::poll_transmit`]). Without an interval it
 //! has no deadline and writes nothing, so a server keeps one whether or not its
 //! keep-alive is on. Time is a
-//! [`Duration`] since an epoch the caller picks, so a server on a runtime timer and a
-//! body ticked by any stream (one tick, one interval) use the same rule.
+//! [`Duration`] since an epoch the caller picks (a runtime timer's, for instance).
 
 use core::time::Duration;
 

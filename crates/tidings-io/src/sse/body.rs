@@ -4,24 +4,18 @@
 //! There the HTTP stack owns the connection, the head and the framing, so all that
 //! is left is turning events into data frames. The body is runtime-agnostic: the
 //! keep-alive is driven by any [`Stream`] of ticks the caller hands in (with the
-//! `tokio` feature, [`SseBody::keep_alive`] makes one from `tokio::time`).
-//!
-//! The ticks are the body's clock, one interval each, and the keep-alive rule is
-//! [`tidings_sse::KeepAlive`]'s, as on a raw stream: a comment once an interval has
-//! passed without a write. An event between two ticks counts as written at the next
-//! one (the ticks cannot tell when in between, and rounding up never sends a comment
-//! sooner than an interval after a write), so a tick writes `:\n` only if no event
-//! went out since the previous tick, and a busy stream carries no keep-alives.
+//! `tokio` feature, [`SseBody::keep_alive`] makes one from `tokio::time`). A tick
+//! writes `:\n` only if no event went out since the previous tick, so a busy stream
+//! carries no keep-alives.
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http_body::{Body, Frame};
-use tidings_sse::KeepAlive;
+use tidings_sse::encode;
 
 use super::ServerSentEvent;
 
@@ -46,15 +40,10 @@ use super::ServerSentEvent;
 pub struct SseBody<St, K = Never> {
     events: St,
     ticks: Option<K>,
-    /// The ticks seen, [`TICK`] each: the body's clock.
-    now: Duration,
-    /// When the next keep-alive is due, on that clock.
-    keep_alive: KeepAlive,
+    /// An event went out since the last tick.
+    active: bool,
     done: bool,
 }
-
-/// One tick of the body's clock, and its keep-alive interval.
-const TICK: Duration = Duration::from_secs(1);
 
 /// The tick stream of a body without keep-alive: never yields.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,8 +67,7 @@ where
         Self {
             events,
             ticks: None,
-            now: Duration::ZERO,
-            keep_alive: KeepAlive::new(Some(TICK), Duration::ZERO),
+            active: false,
             done: false,
         }
     }
@@ -90,8 +78,7 @@ where
         SseBody {
             events: self.events,
             ticks: Some(ticks),
-            now: self.now,
-            keep_alive: self.keep_alive,
+            active: self.active,
             done: self.done,
         }
     }
@@ -143,17 +130,15 @@ where
             let frame = event.map(|event| event.encode(&mut buf).map(|()| buf.freeze()));
             // The end of the events, or one that cannot be encoded, ends the body.
             this.done = !matches!(frame, Some(Ok(_)));
-            this.keep_alive.handle_write(this.now + TICK);
+            this.active = true;
             return Poll::Ready(frame.map(|frame| frame.map(Frame::data)));
         }
         while let Some(ticks) = &mut this.ticks {
             match Pin::new(ticks).poll_next(cx) {
+                Poll::Ready(Some(_)) if std::mem::take(&mut this.active) => {}
                 Poll::Ready(Some(_)) => {
-                    this.now += TICK;
-                    let mut buf = BytesMut::new();
-                    if this.keep_alive.poll_transmit(this.now, &mut buf) {
-                        return Poll::Ready(Some(Ok(Frame::data(buf.freeze()))));
-                    }
+                    let keep_alive = Bytes::from_static(encode::KEEP_ALIVE);
+                    return Poll::Ready(Some(Ok(Frame::data(keep_alive))));
                 }
                 Poll::Ready(None) => this.ticks = None,
                 Poll::Pending => break,
